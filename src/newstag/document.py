@@ -1,0 +1,152 @@
+"""The interchange format: one article per JSON line, gold data, predictions and API alike.
+
+Offsets are character offsets into ``text``, end exclusive, so ``text[start:end]`` is
+always the span. ``text`` and ``score`` fields are optional on input and always written
+on output. Validation happens on load; every error names the file, line and field.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Iterator, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+LAYERS = ("entities", "quotes")
+QUOTE_KINDS = ("direct", "indirect", "mixed")
+
+
+class Span(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be greater than start ({self.start})")
+        return self
+
+
+class Entity(Span):
+    label: str
+    score: Optional[float] = None
+
+
+class Quote(Span):
+    kind: Literal["direct", "indirect", "mixed"]
+    cue: Optional[Span] = None
+    speaker: Optional[Span] = None
+    speaker_entity: Optional[Span] = None
+    score: Optional[float] = None
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    text: str
+    layers: list[Literal["entities", "quotes"]] = Field(default_factory=lambda: list(LAYERS))
+    entities: list[Entity] = Field(default_factory=list)
+    quotes: list[Quote] = Field(default_factory=list)
+    meta: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _spans_index_text(self):
+        """Every span lies inside ``text``; a given span text must equal ``text[start:end]``."""
+        for field, span in self.spans():
+            if span.end > len(self.text):
+                raise ValueError(f"{field}: end {span.end} is past the end of text ({len(self.text)} chars)")
+            actual = self.text[span.start:span.end]
+            if span.text is None:
+                span.text = actual
+            elif span.text != actual:
+                raise ValueError(f"{field}.text {span.text!r} != text[{span.start}:{span.end}] {actual!r}")
+        return self
+
+    def spans(self) -> Iterator[tuple[str, Span]]:
+        """Every span with its field path, e.g. ``quotes[3].speaker``."""
+        for i, e in enumerate(self.entities):
+            yield f"entities[{i}]", e
+        for i, q in enumerate(self.quotes):
+            yield f"quotes[{i}]", q
+            for part in ("cue", "speaker", "speaker_entity"):
+                sub = getattr(q, part)
+                if sub is not None:
+                    yield f"quotes[{i}].{part}", sub
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(exclude_none=False, exclude_defaults=False), ensure_ascii=False)
+
+
+class FormatError(ValueError):
+    """A record that does not follow the format, located by file, line and field."""
+
+    def __init__(self, path: str, line: int, field: str, message: str):
+        self.path, self.line, self.field = path, line, field
+        super().__init__(f"{path}:{line}: {field}: {message}")
+
+
+def _errors_of(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        msg = err["msg"].removeprefix("Value error, ")
+        # A model-level validator has no loc of its own; its message names the field.
+        out.append((loc or "document", msg))
+    return out
+
+
+def parse_line(line: str, path: str = "<string>", lineno: int = 1) -> Document:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise FormatError(path, lineno, "json", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise FormatError(path, lineno, "document", "a line must hold one JSON object")
+    try:
+        return Document.model_validate(record)
+    except ValidationError as exc:
+        field, msg = _errors_of(exc)[0]
+        raise FormatError(path, lineno, field, msg) from None
+
+
+def iter_jsonl(path: str | Path, errors: str = "raise", report=None) -> Iterator[Document]:
+    """Documents of a JSONL file.
+
+    ``errors="raise"`` stops at the first bad record; ``errors="skip"`` reports each bad
+    record through ``report`` (default: stderr) and goes on with the rest.
+    """
+    import sys
+
+    path = str(path)
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield parse_line(line, path, lineno)
+            except FormatError as exc:
+                if errors == "raise":
+                    raise
+                (report or (lambda e: print(f"skipped: {e}", file=sys.stderr)))(exc)
+
+
+def read_jsonl(path: str | Path, errors: str = "raise") -> list[Document]:
+    return list(iter_jsonl(path, errors=errors))
+
+
+def write_jsonl(docs: Iterable[Document], path: str | Path) -> int:
+    """Write atomically: a reader never sees half a file."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as fh:
+        for doc in docs:
+            fh.write(doc.to_json() + "\n")
+            n += 1
+    os.replace(fh.name, path)
+    return n
