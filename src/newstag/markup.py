@@ -209,3 +209,38 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def split_of(doc: Document, rank_in_topic: int) -> str:
+    """Every tenth article of a topic (by a hash of its id) to test, the next to dev."""
+    return {0: "test", 1: "dev"}.get(rank_in_topic % 10, "train")
+
+
+def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Document]]:
+    """Compile every ``*.txt`` under ``src_dir`` and write train/dev/test JSONL, split by topic.
+
+    Deterministic: the split of an article depends only on its id and its topic's ids.
+    """
+    import hashlib
+    from collections import defaultdict
+
+    from .document import write_jsonl
+
+    docs = [d for f in sorted(Path(src_dir).glob("*.txt")) for d in compile_file(f)]
+    seen = {}
+    for d in docs:
+        if d.id in seen:
+            raise MarkupError(str(src_dir), 0, f"article id {d.id!r} used twice")
+        seen[d.id] = d
+    by_topic = defaultdict(list)
+    for d in docs:
+        by_topic[d.meta.get("topic", "")].append(d)
+    splits = {"train": [], "dev": [], "test": []}
+    for topic in sorted(by_topic):
+        ranked = sorted(by_topic[topic], key=lambda d: hashlib.sha1(d.id.encode()).hexdigest())
+        for i, d in enumerate(ranked):
+            splits[split_of(d, i)].append(d)
+    for name, items in splits.items():
+        items.sort(key=lambda d: d.id)
+        write_jsonl(items, Path(out_dir) / f"{name}.jsonl")
+    return splits

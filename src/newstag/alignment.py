@@ -1,0 +1,77 @@
+"""From words to subword windows and back.
+
+An article of any length becomes overlapping windows of at most ``max_length``
+subword tokens (``stride`` of them shared between neighbours). Each word is labelled at
+its first subword, and at prediction time each word takes its scores from the window
+in which that first subword sits furthest from an edge (its best-centred window), so
+no word is judged without context on both sides when one exists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .text import split_words, word_shapes
+
+
+@dataclass
+class WordPieces:
+    """An article as words (character offsets), their shapes, and its subword tokens."""
+
+    words: list[tuple[int, int]]
+    shapes: list[int]
+    input_ids: list[int]
+    word_of_piece: list[int]  # for each subword, the index of its word
+    first_piece: list[int]  # for each word, the index of its first subword, or -1 if it has none
+
+
+def to_pieces(tokenizer, text: str, words=None) -> WordPieces:
+    words = split_words(text) if words is None else words
+    strings = [text[s:e] for s, e in words]
+    if strings:
+        enc = tokenizer(strings, is_split_into_words=True, add_special_tokens=False, verbose=False)
+        ids, word_ids = enc["input_ids"], enc.word_ids()
+    else:
+        ids, word_ids = [], []
+    first = [-1] * len(words)
+    for p, w in enumerate(word_ids):
+        if first[w] < 0:
+            first[w] = p
+    return WordPieces(words, word_shapes(text, words), list(ids), list(word_ids), first)
+
+
+@dataclass
+class Window:
+    start: int  # first subword of the window (in the article's subword sequence)
+    end: int  # exclusive
+    owned: list[int]  # words whose predictions come from this window
+
+
+def plan_windows(pieces: WordPieces, max_length: int, stride: int) -> list[Window]:
+    body = max_length - 2  # room for [CLS] and [SEP]
+    if stride >= body:
+        raise ValueError(f"stride ({stride}) must be smaller than max_length - 2 ({body})")
+    n = len(pieces.input_ids)
+    starts = [0]
+    while starts[-1] + body < n:
+        starts.append(starts[-1] + body - stride)
+    windows = [Window(s, min(s + body, n), []) for s in starts]
+    for w, p in enumerate(pieces.first_piece):
+        if p < 0:
+            continue
+        best = max((win for win in windows if win.start <= p < win.end),
+                   key=lambda win: min(p - win.start, win.end - 1 - p))
+        best.owned.append(w)
+    return windows
+
+
+def window_inputs(pieces: WordPieces, window: Window, cls_id: int, sep_id: int) -> dict:
+    """Model inputs for one window; ``word_index[i]`` is the word labelled at position i, or -1."""
+    ids = [cls_id] + pieces.input_ids[window.start:window.end] + [sep_id]
+    word_index = [-1] * len(ids)
+    shape_ids = [0] * len(ids)
+    for p in range(window.start, window.end):
+        w = pieces.word_of_piece[p]
+        if pieces.first_piece[w] == p:
+            word_index[p - window.start + 1] = w
+            shape_ids[p - window.start + 1] = pieces.shapes[w]
+    return {"input_ids": ids, "shape_ids": shape_ids, "word_index": word_index}

@@ -1,0 +1,193 @@
+"""The command line: ``newstag train | evaluate | predict | data ...``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(help="newstag: who is named and who said what, in news text.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Build and check annotated corpora.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def fail(message: str, code: int = 2):
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., "--config", "-c", help="a YAML run config (configs/*.yaml)"),
+    set_: List[str] = typer.Option([], "--set", help="override a config key: training.epochs=2"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="model directory (default models/NAME)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the config)"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+):
+    """Train on the config's train corpora, scoring its dev corpora each epoch; keep the best."""
+    from .config import load_config
+    from .training import train as run_training
+
+    overrides = list(set_) + ([f"training.device={device}"] if device else [])
+    try:
+        cfg = load_config(config, overrides)
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+    out = output or Path("models") / cfg.name
+    summary = run_training(cfg, out, progress=progress, log=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps({"model": str(out), **summary}, indent=2))
+
+
+def _load_gold(data: Path, data_format: str):
+    from .formats import load_corpus
+
+    return load_corpus(data_format, str(data))
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
+    data: Path = typer.Option(..., "--data", "-d", help="gold documents"),
+    data_format: str = typer.Option("jsonl", help="jsonl, conll, brat, label-studio, markup"),
+    report: Optional[Path] = typer.Option(None, help="write report.json and report.md here"),
+    batch_size: int = typer.Option(16),
+    device: str = typer.Option("auto"),
+):
+    """Score a model on gold data: seqeval entities, quote spans, attribution."""
+    from .evaluation import evaluate as score, to_markdown
+    from .inference import Tagger
+
+    gold = _load_gold(data, data_format)
+    tagger = Tagger.load(model, device=device)
+    preds = list(tagger.pipe(gold, batch_size=batch_size))
+    result = score(gold, preds)
+    result["model"], result["data"] = str(model), str(data)
+    markdown = to_markdown(result, f"newstag evaluation: {model} on {data}")
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "report.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        (report / "report.md").write_text(markdown, encoding="utf-8")
+    _print_report(result)
+
+
+def _print_report(result: dict):
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if result["entities"]:
+        t = Table(title="Entities (seqeval, strict IOB2)")
+        for col in ("label", "precision", "recall", "F1", "support"):
+            t.add_column(col, justify="right" if col != "label" else "left")
+        for label, r in result["entities"].items():
+            t.add_row(label, f"{r['precision']:.2f}", f"{r['recall']:.2f}", f"{r['f1']:.2f}", str(r["support"]))
+        console.print(t)
+    q = result["quotes"]
+    if q:
+        t = Table(title="Quotes")
+        for col in ("measure", "precision", "recall", "F1", "gold"):
+            t.add_column(col, justify="right" if col != "measure" else "left")
+        for name in ("content_exact", "content_token", "cue", "speaker", "attribution_exact", "attribution_overlap"):
+            r = q[name]
+            t.add_row(name, f"{r['precision']:.2f}", f"{r['recall']:.2f}", f"{r['f1']:.2f}", str(r["support"]))
+        console.print(t)
+        console.print(f"attribution accuracy {q['attribution_accuracy']:.2f}; kind accuracy {q['kind_accuracy']:.2f}")
+
+
+def _read_inputs(inputs: List[str], input_format: str):
+    """Documents from .txt files, JSONL files, or stdin; bad JSONL records are reported and skipped."""
+    from .document import Document, iter_jsonl, parse_line, FormatError
+
+    if not inputs:
+        inputs = ["-"]
+    for item in inputs:
+        if item == "-":
+            raw = sys.stdin.read()
+            if input_format == "jsonl":
+                for n, line in enumerate(raw.splitlines(), 1):
+                    if line.strip():
+                        try:
+                            yield parse_line(line, "<stdin>", n)
+                        except FormatError as exc:
+                            typer.echo(f"skipped: {exc}", err=True)
+            else:
+                yield Document(id="stdin", text=raw)
+            continue
+        path = Path(item)
+        if not path.is_file():
+            fail(f"{item}: no such file")
+        if input_format == "jsonl" or (input_format == "auto" and path.suffix == ".jsonl"):
+            yield from iter_jsonl(path, errors="skip", report=lambda e: typer.echo(f"skipped: {e}", err=True))
+        else:
+            yield Document(id=path.stem, text=path.read_text(encoding="utf-8"))
+
+
+@app.command()
+def predict(
+    inputs: List[str] = typer.Argument(None, help="text files, JSONL files, or - for stdin"),
+    model: Path = typer.Option(..., "--model", "-m"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSONL file (default stdout)"),
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl or pretty"),
+    input_format: str = typer.Option("auto", help="auto (by extension), text or jsonl"),
+    batch_size: int = typer.Option(8),
+    device: str = typer.Option("auto"),
+):
+    """Tag articles; write the interchange JSONL, or who said what for a person to read."""
+    from .inference import Tagger
+    from .pretty import who_said_what
+
+    if format not in ("jsonl", "pretty"):
+        fail(f"--format {format!r}: use jsonl or pretty")
+    tagger = Tagger.load(model, device=device)
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        for doc in tagger.pipe(_read_inputs(inputs or [], input_format), batch_size=batch_size):
+            out.write(doc.to_json() + "\n" if format == "jsonl" else who_said_what(doc) + "\n")
+    finally:
+        if output:
+            out.close()
+
+
+@data_app.command("build")
+def data_build(
+    src: Path = typer.Option(Path("data/newswire/src"), help="markup source folder"),
+    out: Path = typer.Option(Path("data/newswire"), help="where train/dev/test.jsonl go"),
+):
+    """Compile the markup sources of a corpus into train/dev/test JSONL."""
+    from .markup import MarkupError, build_corpus
+
+    try:
+        splits = build_corpus(src, out)
+    except MarkupError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps({k: len(v) for k, v in splits.items()}))
+
+
+@data_app.command("check")
+def data_check(
+    files: List[Path] = typer.Argument(..., help="JSONL files (the splits of one corpus, to catch duplicates across them)"),
+    labels: str = typer.Option("PER,ORG,LOC,MISC", help="known entity labels"),
+    stats: bool = typer.Option(False, help="also print corpus statistics"),
+):
+    """Validate annotated data: offsets, span text, crossings, labels, links, kinds, duplicates."""
+    from .datacheck import check_files, corpus_stats
+
+    problems, docs_by_file = check_files([str(f) for f in files], labels.split(","))
+    for p in problems:
+        typer.echo(p)
+    if stats:
+        typer.echo(json.dumps(corpus_stats(docs_by_file), indent=2))
+    n = sum(len(d) for d in docs_by_file.values())
+    typer.echo(f"{n} documents, {len(problems)} problems", err=True)
+    raise typer.Exit(1 if problems else 0)
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""``newstag data check``: everything that can be wrong with annotated documents.
+
+Beyond the format itself (offsets in range, span text matching, valid fields), a
+corpus must have: no overlapping spans within a layer, only known entity labels,
+every ``speaker_entity`` on an entity mention, kinds that agree with the quotation
+marks, and no document in two splits.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from .document import Document, FormatError, iter_jsonl
+from .text import sentence_bounds
+
+OPENING = "“\"‘«„"
+CLOSING = "”\"’»"
+DOUBLE_MARKS = re.compile(r"[“”\"«»„]")
+PRONOUNS = {"he", "she", "they", "it", "we", "i", "who", "which", "that", "you"}
+
+
+def _overlap_problems(spans, what: str) -> list[str]:
+    out = []
+    spans = sorted(set(spans))
+    for (a, b, la), (c, d, lc) in zip(spans, spans[1:]):
+        if c < b:
+            out.append(f"{what} [{a}:{b}] ({la}) overlaps [{c}:{d}] ({lc})")
+    return out
+
+
+def kind_problem(text: str, kind: str, ends_paragraph: bool = False) -> str | None:
+    """Does the kind agree with the quotation marks? A paragraph of a multi-paragraph
+    quote opens a quotation mark and, by newswire convention, does not close it."""
+    s = text.strip()
+    if kind == "direct":
+        if s[:1] not in OPENING:
+            return "direct quote does not start with a quotation mark"
+        if s.rstrip(".,;:")[-1:] not in CLOSING and not ends_paragraph:
+            return "direct quote does not end with a quotation mark (nor at a paragraph end)"
+    elif kind == "indirect":
+        if len(DOUBLE_MARKS.findall(s)) >= 2:
+            return "indirect quote contains quoted words (mixed?)"
+    elif kind == "mixed":
+        if not DOUBLE_MARKS.search(s) and "‘" not in s:
+            return "mixed quote contains no quotation marks"
+    return None
+
+
+def check_document(doc: Document, labels: set[str]) -> list[str]:
+    problems = []
+    if "entities" in doc.layers:
+        for e in doc.entities:
+            if e.label not in labels:
+                problems.append(f"entity [{e.start}:{e.end}] {e.text!r}: unknown label {e.label!r}")
+        problems += _overlap_problems([(e.start, e.end, e.label) for e in doc.entities], "entity")
+    quote_layer = {(q.start, q.end, "content") for q in doc.quotes}
+    quote_layer |= {(q.cue.start, q.cue.end, "cue") for q in doc.quotes if q.cue}
+    quote_layer |= {(q.speaker.start, q.speaker.end, "speaker") for q in doc.quotes if q.speaker}
+    problems += _overlap_problems(quote_layer, "quote-layer span")
+    mentions = {(e.start, e.end) for e in doc.entities}
+    for i, q in enumerate(doc.quotes):
+        rest = doc.text[q.end:].lstrip(" \t")
+        p = kind_problem(q.text, q.kind, ends_paragraph=not rest or rest.startswith("\n"))
+        if p:
+            problems.append(f"quotes[{i}] {q.text[:40]!r}: {p}")
+        if q.speaker_entity is not None and "entities" in doc.layers and \
+                (q.speaker_entity.start, q.speaker_entity.end) not in mentions:
+            problems.append(f"quotes[{i}].speaker_entity {q.speaker_entity.text!r} is not an entity mention")
+    return problems
+
+
+def check_files(paths: list[str], labels) -> tuple[list[str], dict[str, list[Document]]]:
+    problems, docs_by_file = [], {}
+    labels = set(labels)
+    seen_text, seen_id = {}, {}
+    for path in paths:
+        docs = []
+
+        def report(exc: FormatError):
+            problems.append(str(exc))
+
+        for doc in iter_jsonl(path, errors="skip", report=report):
+            docs.append(doc)
+            for p in check_document(doc, labels):
+                problems.append(f"{path}: {doc.id}: {p}")
+            key = " ".join(doc.text.split())
+            if key in seen_text:
+                problems.append(f"{path}: {doc.id}: same text as {seen_text[key]}")
+            if doc.id in seen_id:
+                problems.append(f"{path}: {doc.id}: id also used in {seen_id[doc.id]}")
+            seen_text.setdefault(key, f"{path}: {doc.id}")
+            seen_id.setdefault(doc.id, path)
+        docs_by_file[path] = docs
+    return problems, docs_by_file
+
+
+def hard_cases(doc: Document) -> Counter:
+    c = Counter()
+    sentences = sentence_bounds(doc.text)
+
+    def sent(offset):
+        return max((i for i, (s, _) in enumerate(sentences) if s <= offset), default=0)
+
+    cue_uses = Counter((q.cue.start, q.cue.end) for q in doc.quotes if q.cue)
+    for q in doc.quotes:
+        if q.speaker is not None:
+            quote_sents = range(sent(q.start), sent(max(q.end - 1, q.start)) + 1)
+            if sent(q.speaker.start) not in quote_sents:
+                c["speaker outside the quote's sentence"] += 1
+            if q.speaker.start > q.end:
+                c["speaker after the quote"] += 1
+            words = q.speaker.text.lower().split()
+            if q.speaker_entity is not None:
+                c["pronoun or description speaker"] += 1
+                if words and words[-1] in PRONOUNS:
+                    c["pronoun speaker"] += 1
+                if words and words[-1] in ("who", "which", "that"):
+                    c["relative-pronoun speaker"] += 1
+            elif not any(q.speaker.start <= e.start and e.end <= q.speaker.end for e in doc.entities):
+                c["anonymous or unnamed speaker"] += 1
+        else:
+            c["no speaker"] += 1
+        if q.cue is not None:
+            if q.cue.text.lower() == "according to":
+                c["'according to'"] += 1
+            if cue_uses[(q.cue.start, q.cue.end)] > 1:
+                c["quote split or continued (shares its cue)"] += 1
+        if q.kind == "mixed":
+            c["partial quote inside indirect speech (mixed)"] += 1
+    return c
+
+
+def corpus_stats(docs_by_file: dict[str, list[Document]]) -> dict:
+    out = {}
+    for path, docs in docs_by_file.items():
+        cases = Counter()
+        for d in docs:
+            cases += hard_cases(d)
+        out[Path(path).name] = {
+            "documents": len(docs),
+            "words": sum(len(d.text.split()) for d in docs),
+            "entities": dict(Counter(e.label for d in docs for e in d.entities).most_common()),
+            "entity_mentions": sum(len(d.entities) for d in docs),
+            "quotes": sum(len(d.quotes) for d in docs),
+            "quote_kinds": dict(Counter(q.kind for d in docs for q in d.quotes).most_common()),
+            "hard_cases": dict(sorted(cases.items())),
+        }
+    return out

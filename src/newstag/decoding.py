@@ -1,0 +1,55 @@
+"""Tag inventories and constrained Viterbi decoding.
+
+Decoding never emits an invalid BIO sequence: ``I-X`` may only follow ``B-X`` or
+``I-X``. Rather than a CRF layer (whose training cost grows with the tag set and which
+measured no better here, see BENCHMARKS.md), the softmax scores of each word are
+decoded under these hard constraints.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+QUOTE_ROLES = ("DIRECT", "INDIRECT", "MIXED", "CUE", "SPEAKER")
+KIND_OF_ROLE = {"DIRECT": "direct", "INDIRECT": "indirect", "MIXED": "mixed"}
+ROLE_OF_KIND = {v: k for k, v in KIND_OF_ROLE.items()}
+
+
+def bio_tags(labels) -> list[str]:
+    """``O`` then B-/I- for each label, in a fixed order: the layer's output classes."""
+    tags = ["O"]
+    for label in labels:
+        tags += [f"B-{label}", f"I-{label}"]
+    return tags
+
+
+def allowed_transitions(tags: list[str]) -> np.ndarray:
+    """allowed[i, j]: may tag j follow tag i?"""
+    n = len(tags)
+    allowed = np.ones((n, n), dtype=bool)
+    for j, t in enumerate(tags):
+        if t.startswith("I-"):
+            for i, prev in enumerate(tags):
+                allowed[i, j] = prev[2:] == t[2:] and prev != "O"
+    return allowed
+
+
+def allowed_starts(tags: list[str]) -> np.ndarray:
+    return np.array([not t.startswith("I-") for t in tags])
+
+
+def viterbi(log_probs: np.ndarray, tags: list[str]) -> list[int]:
+    """Best tag path under the BIO constraints; ``log_probs`` is (words, tags)."""
+    n_words, n_tags = log_probs.shape
+    if n_words == 0:
+        return []
+    forbidden = np.where(allowed_transitions(tags), 0.0, -np.inf)
+    score = np.where(allowed_starts(tags), log_probs[0], -np.inf)
+    back = np.zeros((n_words, n_tags), dtype=np.int64)
+    for i in range(1, n_words):
+        cand = score[:, None] + forbidden  # (from, to)
+        back[i] = cand.argmax(0)
+        score = cand.max(0) + log_probs[i]
+    path = [int(score.argmax())]
+    for i in range(n_words - 1, 0, -1):
+        path.append(int(back[i, path[-1]]))
+    return path[::-1]

@@ -1,0 +1,228 @@
+"""Scoring predictions against gold documents.
+
+* entities: seqeval, strict IOB2 over words, per label and micro averaged;
+* quotes: exact-span P/R/F1 for contents, cues and speakers; word-overlap P/R/F1 for
+  content; kind accuracy of found quotes;
+* attribution: a predicted quote is correct when its span matches a gold quote (exactly,
+  or with at least half of the words of each shared) and its speaker is the gold one.
+  "The same speaker" means the predicted speaker or the name it resolves to overlaps the
+  gold speaker or the name it resolves to, or both resolve to the same surname. Recall
+  is also split by where the gold speaker stands and by quote kind.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Optional
+
+from .document import Document, Quote, Span
+from .text import sentence_bounds, spans_to_bio, split_words
+
+
+def prf(tp: float, n_pred: float, n_gold: float) -> dict:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(100 * p, 2), "recall": round(100 * r, 2), "f1": round(100 * f, 2),
+            "support": int(n_gold), "predicted": int(n_pred)}
+
+
+def pair_documents(gold: list[Document], pred: list[Document]) -> list[tuple[Document, Document]]:
+    by_id = {d.id: d for d in pred}
+    pairs = []
+    for g in gold:
+        p = by_id.get(g.id)
+        if p is None:
+            raise ValueError(f"no prediction for gold document {g.id!r}")
+        if p.text != g.text:
+            raise ValueError(f"document {g.id!r}: prediction text differs from gold text")
+        pairs.append((g, p))
+    return pairs
+
+
+def entity_scores(pairs) -> dict:
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    y_true, y_pred = [], []
+    for g, p in pairs:
+        if "entities" not in g.layers:
+            continue
+        words = split_words(g.text)
+        y_true.append(spans_to_bio(words, [(e.start, e.end, e.label) for e in g.entities]))
+        y_pred.append(spans_to_bio(words, [(e.start, e.end, e.label) for e in p.entities]))
+    if not y_true:
+        return {}
+    report = classification_report(y_true, y_pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    out = {}
+    for label, row in report.items():
+        out[label] = {"precision": round(100 * float(row["precision"]), 2), "recall": round(100 * float(row["recall"]), 2),
+                      "f1": round(100 * float(row["f1-score"]), 2), "support": int(row["support"])}
+    return out
+
+
+def _word_set(words, spans) -> set[int]:
+    out = set()
+    for s, e in spans:
+        out |= {i for i, (a, b) in enumerate(words) if a < e and b > s}
+    return out
+
+
+def _unique(spans) -> set[tuple[int, int]]:
+    return {(s.start, s.end) for s in spans if s is not None}
+
+
+def _overlaps(a: Optional[Span], b: Optional[Span]) -> bool:
+    return a is not None and b is not None and a.start < b.end and b.start < a.end
+
+
+def _surname(text: str, span: Optional[Span]) -> Optional[str]:
+    if span is None:
+        return None
+    words = text[span.start:span.end].split()
+    return words[-1].lower().strip(".,'’s") if words else None
+
+
+def same_speaker(text: str, gold: Quote, pred: Quote) -> bool:
+    if gold.speaker is None:
+        return pred.speaker is None
+    gold_ids = [gold.speaker, gold.speaker_entity]
+    pred_ids = [pred.speaker, pred.speaker_entity]
+    if any(_overlaps(g, p) for g in gold_ids for p in pred_ids):
+        return True
+    gold_name = _surname(text, gold.speaker_entity or gold.speaker)
+    pred_name = _surname(text, pred.speaker_entity or pred.speaker)
+    return gold_name is not None and gold_name == pred_name
+
+
+def speaker_position(text: str, q: Quote, sentences) -> str:
+    """Where the gold speaker stands: same sentence, other sentence, or none."""
+    if q.speaker is None:
+        return "no speaker"
+
+    def index(offset):
+        return max(i for i, (s, _) in enumerate(sentences) if s <= offset) if sentences else 0
+
+    quote_sents = set(range(index(q.start), index(max(q.end - 1, q.start)) + 1))
+    return "same sentence" if index(q.speaker.start) in quote_sents else "other sentence"
+
+
+def speaker_form(q: Quote) -> str:
+    if q.speaker is None:
+        return "no speaker"
+    return "pronoun or description" if q.speaker_entity is not None else "name or anonymous"
+
+
+def quote_scores(pairs) -> dict:
+    counts = Counter()
+    by_category = defaultdict(Counter)
+    kind_confusion = Counter()
+    for g, p in pairs:
+        if "quotes" not in g.layers:
+            continue
+        words = split_words(g.text)
+        sentences = sentence_bounds(g.text)
+        for name, gold_spans, pred_spans in (
+                ("content", _unique(g.quotes), _unique(p.quotes)),
+                ("cue", _unique(q.cue for q in g.quotes), _unique(q.cue for q in p.quotes)),
+                ("speaker", _unique(q.speaker for q in g.quotes), _unique(q.speaker for q in p.quotes))):
+            counts[f"{name}_tp"] += len(gold_spans & pred_spans)
+            counts[f"{name}_gold"] += len(gold_spans)
+            counts[f"{name}_pred"] += len(pred_spans)
+        gw = _word_set(words, _unique(g.quotes))
+        pw = _word_set(words, _unique(p.quotes))
+        counts["tok_tp"] += len(gw & pw)
+        counts["tok_gold"] += len(gw)
+        counts["tok_pred"] += len(pw)
+
+        pred_words = [(q, _word_set(words, [(q.start, q.end)])) for q in p.quotes]
+        matched_pred = {"exact": set(), "overlap": set()}
+        for gq in g.quotes:
+            g_words = _word_set(words, [(gq.start, gq.end)])
+            best, best_ov = None, 0.0
+            for i, (pq, pws) in enumerate(pred_words):
+                shared = len(g_words & pws)
+                ov = min(shared / max(len(g_words), 1), shared / max(len(pws), 1))
+                if ov > best_ov:
+                    best, best_ov = i, ov
+            exact = best is not None and (p.quotes[best].start, p.quotes[best].end) == (gq.start, gq.end)
+            overlap = best is not None and best_ov >= 0.5
+            right = overlap and same_speaker(g.text, gq, p.quotes[best])
+            cats = [f"position: {speaker_position(g.text, gq, sentences)}", f"speaker: {speaker_form(gq)}",
+                    f"kind: {gq.kind}"]
+            for c in cats:
+                by_category[c]["gold"] += 1
+                by_category[c]["found"] += overlap
+                by_category[c]["attributed"] += right
+            counts["gold_quotes"] += 1
+            counts["found_overlap"] += overlap
+            if overlap:
+                kind_confusion[(gq.kind, p.quotes[best].kind)] += 1
+                counts["attr_overlap_tp"] += right and best not in matched_pred["overlap"]
+                matched_pred["overlap"].add(best) if right else None
+            if exact and right:
+                counts["attr_exact_tp"] += best not in matched_pred["exact"]
+                matched_pred["exact"].add(best)
+        counts["pred_quotes"] += len(p.quotes)
+    if not counts["gold_quotes"] and not counts["pred_quotes"]:
+        return {}
+    kinds_found = sum(kind_confusion.values())
+    return {
+        "content_exact": prf(counts["content_tp"], counts["content_pred"], counts["content_gold"]),
+        "content_token": prf(counts["tok_tp"], counts["tok_pred"], counts["tok_gold"]),
+        "cue": prf(counts["cue_tp"], counts["cue_pred"], counts["cue_gold"]),
+        "speaker": prf(counts["speaker_tp"], counts["speaker_pred"], counts["speaker_gold"]),
+        "kind_accuracy": round(100 * sum(v for (a, b), v in kind_confusion.items() if a == b) / kinds_found, 2) if kinds_found else 0.0,
+        "attribution_exact": prf(counts["attr_exact_tp"], counts["pred_quotes"], counts["gold_quotes"]),
+        "attribution_overlap": prf(counts["attr_overlap_tp"], counts["pred_quotes"], counts["gold_quotes"]),
+        # The figure issue 2 names: share of gold quotes found (>= 50% overlap) with the right speaker.
+        "attribution_accuracy": round(100 * counts["attr_overlap_tp"] / counts["gold_quotes"], 2) if counts["gold_quotes"] else 0.0,
+        "recall_by_category": {c: {"gold": v["gold"], "found": round(100 * v["found"] / v["gold"], 2),
+                                   "attributed": round(100 * v["attributed"] / v["gold"], 2)}
+                               for c, v in sorted(by_category.items())},
+    }
+
+
+def evaluate(gold: list[Document], pred: list[Document]) -> dict:
+    pairs = pair_documents(gold, pred)
+    return {"documents": len(pairs), "entities": entity_scores(pairs), "quotes": quote_scores(pairs)}
+
+
+def headline(report: dict) -> dict:
+    """The few numbers shown during training and used to pick the best checkpoint."""
+    out = {}
+    if report.get("entities"):
+        out["entity_f1"] = report["entities"]["micro avg"]["f1"]
+    if report.get("quotes"):
+        q = report["quotes"]
+        out |= {"content_token_f1": q["content_token"]["f1"], "content_exact_f1": q["content_exact"]["f1"],
+                "cue_f1": q["cue"]["f1"], "speaker_f1": q["speaker"]["f1"],
+                "attribution_accuracy": q["attribution_accuracy"]}
+    return out
+
+
+def selection_score(report: dict) -> float:
+    h = headline(report)
+    parts = [h[k] for k in ("entity_f1", "content_token_f1", "speaker_f1") if k in h]
+    return sum(parts) / len(parts) if parts else 0.0
+
+
+def to_markdown(report: dict, title: str = "newstag evaluation") -> str:
+    lines = [f"# {title}", "", f"Documents: {report['documents']}", ""]
+    if report.get("entities"):
+        lines += ["## Entities (seqeval, strict IOB2)", "", "| label | precision | recall | F1 | support |",
+                  "|---|---:|---:|---:|---:|"]
+        for label, r in report["entities"].items():
+            lines.append(f"| {label} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |")
+        lines.append("")
+    q = report.get("quotes")
+    if q:
+        lines += ["## Quotes", "", "| measure | precision | recall | F1 | gold |", "|---|---:|---:|---:|---:|"]
+        for name in ("content_exact", "content_token", "cue", "speaker", "attribution_exact", "attribution_overlap"):
+            r = q[name]
+            lines.append(f"| {name} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |")
+        lines += ["", f"Attribution accuracy (gold quotes found with the right speaker): {q['attribution_accuracy']:.2f}",
+                  f"Kind accuracy of found quotes: {q['kind_accuracy']:.2f}", "",
+                  "| gold quotes by category | n | found % | right speaker % |", "|---|---:|---:|---:|"]
+        for c, r in q["recall_by_category"].items():
+            lines.append(f"| {c} | {r['gold']} | {r['found']:.2f} | {r['attributed']:.2f} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,113 @@
+"""Quote → speaker linking.
+
+The interface is one function, ``link(text, quotes, cues, speakers, entities)``, that
+gives every quote its cue, speaker and (for a pronoun or description) the named entity
+it resolves to. This module holds the rule-based linker; a learned linker can replace
+it behind the same call.
+
+The rules, in order:
+1. the nearest SPEAKER span in the quote's own sentence(s), outside the quote;
+2. a quote with no cue and no speaker in its sentence, that follows another quote
+   closely, continues it and inherits its speaker;
+3. a SPEAKER span in the sentence just before ("X said at a briefing. “...”");
+4. the nearest preceding PER or ORG mention within the paragraph.
+A speaker that contains no PER/ORG name is resolved to the nearest fitting name before
+it: PER for he/she/him/her, ORG for it/they/which/the company..., either otherwise.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .text import sentence_bounds
+
+PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "i", "me", "who"}
+GROUP_WORDS = {"it", "they", "them", "which", "we", "company", "ministry", "government", "union",
+               "club", "party", "agency", "court", "police", "firm", "group", "council", "department",
+               "organisation", "organization", "bank", "board", "committee", "authority", "officials"}
+
+
+@dataclass
+class SpanPred:
+    start: int
+    end: int
+    score: float = 1.0
+    label: str = ""
+
+
+@dataclass
+class LinkedQuote:
+    start: int
+    end: int
+    kind: str
+    score: float
+    cue: Optional[SpanPred] = None
+    speaker: Optional[SpanPred] = None
+    speaker_entity: Optional[SpanPred] = None
+    extra: dict = field(default_factory=dict)
+
+
+class Sentences:
+    def __init__(self, text: str):
+        self.bounds = sentence_bounds(text)
+        self.starts = [b[0] for b in self.bounds]
+        self.text = text
+
+    def index(self, offset: int) -> int:
+        return max(bisect.bisect_right(self.starts, offset) - 1, 0)
+
+    def paragraph_of(self, offset: int) -> tuple[int, int]:
+        start = self.text.rfind("\n", 0, offset) + 1
+        end = self.text.find("\n", offset)
+        return start, (len(self.text) if end < 0 else end)
+
+
+def _distance(a: SpanPred | LinkedQuote, b: SpanPred) -> int:
+    return max(b.start - a.end, a.start - b.end, 0)
+
+
+def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: list[SpanPred],
+         entities: list[SpanPred]) -> list[LinkedQuote]:
+    sents = Sentences(text)
+    names = [e for e in entities if e.label in ("PER", "ORG")]
+    previous: Optional[LinkedQuote] = None
+    for q in sorted(quotes, key=lambda q: q.start):
+        first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
+        in_sentences = lambda s: first <= sents.index(s.start) <= last  # noqa: E731
+        near_cues = [c for c in cues if in_sentences(c) and not (q.start <= c.start < q.end)]
+        near_speakers = [s for s in speakers if in_sentences(s) and not (q.start <= s.start < q.end)]
+        q.cue = min(near_cues, key=lambda c: _distance(q, c), default=None)
+        if near_speakers:
+            q.speaker = min(near_speakers, key=lambda s: _distance(q, s))
+        elif previous and previous.speaker and q.cue is None and sents.index(previous.end - 1) >= first - 2:
+            q.speaker, q.speaker_entity = previous.speaker, previous.speaker_entity
+            q.cue = q.cue or previous.cue
+            previous = q
+            continue
+        else:
+            before = [s for s in speakers if sents.index(s.start) == first - 1]
+            if before:
+                q.speaker = before[-1]
+            else:
+                p_start, _ = sents.paragraph_of(q.start)
+                candidates = [e for e in names if p_start <= e.start and e.end <= q.start]
+                q.speaker = candidates[-1] if candidates else None
+        if q.speaker is not None:
+            q.speaker_entity = resolve(text, q.speaker, names)
+        previous = q
+    return quotes
+
+
+def resolve(text: str, speaker: SpanPred, names: list[SpanPred]) -> Optional[SpanPred]:
+    """The named mention a non-name speaker refers to; None when the speaker is a name."""
+    if any(speaker.start <= n.start and n.end <= speaker.end for n in names):
+        return None
+    words = text[speaker.start:speaker.end].lower().split()
+    wanted = ("PER",) if words and words[-1] in PERSON_PRONOUNS and words[-1] != "who" else \
+        ("ORG",) if words and words[-1] in GROUP_WORDS else ("PER", "ORG")
+    before = [n for n in names if n.end <= speaker.start and n.label in wanted]
+    if before:
+        return before[-1]
+    after = [n for n in names if n.start >= speaker.end and n.label in wanted]
+    return after[0] if after else None

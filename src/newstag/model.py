@@ -1,0 +1,189 @@
+"""The multi-task model: one pretrained encoder, two token-classification heads.
+
+* entity head: BIO over the entity labels (PER, ORG, LOC, MISC by default);
+* quote head: BIO over DIRECT / INDIRECT / MIXED (quote content, its kind in the label),
+  CUE and SPEAKER.
+
+Each word is represented by its first subword's hidden state concatenated with a
+learned embedding of its shape (casing, quotation marks, paragraph start): the default
+encoder is uncased, and casing is what tells "Turkey" the country from "turkey" the bird.
+The loss of a layer a document is not annotated for is masked (its labels are -100),
+so corpora annotating different layers train one model.
+
+Saved in the Hugging Face style: ``config.json`` (label maps, casing scheme, window
+settings, encoder config, newstag version), ``model.safetensors``, tokenizer files.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import __version__
+from .decoding import QUOTE_ROLES, bio_tags
+from .text import N_SHAPES, SHAPES
+
+FORMAT_VERSION = 1
+IGNORE = -100
+
+
+def load_encoder(encoder_cfg):
+    """(encoder, tokenizer) from a config's ``model.encoder`` section."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    source = encoder_cfg.name_or_path
+    if encoder_cfg.package:
+        import importlib
+
+        source = importlib.import_module(encoder_cfg.package).get_model_path()
+    tokenizer_source = encoder_cfg.tokenizer or source
+    if tokenizer_source is None:
+        raise ValueError("model.encoder needs name_or_path, package or tokenizer to find a tokenizer")
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    if encoder_cfg.from_config is not None:
+        cfg = dict(encoder_cfg.from_config)
+        model_type = cfg.pop("model_type", "bert")
+        cfg.setdefault("vocab_size", len(tokenizer))
+        encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **cfg))
+    else:
+        encoder = AutoModel.from_pretrained(source, add_pooling_layer=False) if _is_bert_like(source) \
+            else AutoModel.from_pretrained(source)
+    return encoder, tokenizer
+
+
+def _is_bert_like(source) -> bool:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(source).model_type in ("bert",)
+
+
+class NewstagModel(nn.Module):
+    def __init__(self, encoder, entity_labels, shape_dim=32, dropout=0.1, max_length=256, stride=64, linker="rule"):
+        super().__init__()
+        self.encoder = encoder
+        self.settings = {
+            "entity_labels": list(entity_labels),
+            "entity_tags": bio_tags(entity_labels),
+            "quote_tags": bio_tags(QUOTE_ROLES),
+            "shape_dim": shape_dim,
+            "shapes": list(SHAPES),
+            "dropout": dropout,
+            "max_length": min(max_length, getattr(encoder.config, "max_position_embeddings", max_length)),
+            "stride": stride,
+            "linker": linker,
+        }
+        hidden = encoder.config.hidden_size
+        self.shape_embedding = nn.Embedding(N_SHAPES, shape_dim, padding_idx=0) if shape_dim else None
+        self.dropout = nn.Dropout(dropout)
+        self.entity_head = nn.Linear(hidden + shape_dim, len(self.settings["entity_tags"]))
+        self.quote_head = nn.Linear(hidden + shape_dim, len(self.settings["quote_tags"]))
+
+    @property
+    def entity_tags(self):
+        return self.settings["entity_tags"]
+
+    @property
+    def quote_tags(self):
+        return self.settings["quote_tags"]
+
+    def head_parameters(self):
+        return [p for n, p in self.named_parameters() if not n.startswith("encoder.")]
+
+    def forward(self, input_ids, attention_mask, shape_ids, entity_labels=None, quote_labels=None,
+                label_smoothing=0.0):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.shape_embedding is not None:
+            hidden = torch.cat([hidden, self.shape_embedding(shape_ids).to(hidden.dtype)], dim=-1)
+        hidden = self.dropout(hidden)
+        out = {"entity_logits": self.entity_head(hidden), "quote_logits": self.quote_head(hidden)}
+        if entity_labels is not None and quote_labels is not None:
+            out["entity_loss"] = masked_loss(out["entity_logits"], entity_labels, label_smoothing)
+            out["quote_loss"] = masked_loss(out["quote_logits"], quote_labels, label_smoothing)
+            out["loss"] = out["entity_loss"] + out["quote_loss"]
+        return out
+
+    # ---- saving and loading -------------------------------------------------------
+    def config_dict(self) -> dict:
+        return {
+            "architecture": "NewstagModel",
+            "newstag_version": __version__,
+            "format_version": FORMAT_VERSION,
+            **self.settings,
+            "encoder_model_type": self.encoder.config.model_type,
+            "encoder_config": self.encoder.config.to_dict(),
+        }
+
+    def save_pretrained(self, directory, tokenizer, extra: dict | None = None) -> Path:
+        """Write the model directory atomically: a crash mid-save leaves the old one intact."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+            config = self.config_dict() | (extra or {})
+            (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+            tokenizer.save_pretrained(str(tmp))
+            old = None
+            if directory.exists():
+                # Files the model does not own (metrics.jsonl, reports) stay in place.
+                for f in directory.iterdir():
+                    if not (tmp / f.name).exists() and f.is_file():
+                        shutil.copy2(f, tmp / f.name)
+                old = directory.with_name(f".{directory.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(directory, old)
+            os.replace(tmp, directory)
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory):
+        """(model, tokenizer, config) from a directory written by ``save_pretrained``."""
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        directory = Path(directory)
+        config_path = directory / "config.json"
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{directory}: not a newstag model directory (no config.json)")
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if config.get("architecture") != "NewstagModel":
+            raise ValueError(f"{config_path}: not a newstag model (architecture={config.get('architecture')!r})")
+        if config.get("format_version", 0) > FORMAT_VERSION:
+            raise ValueError(f"{config_path}: written by a newer newstag ({config.get('newstag_version')}); upgrade newstag")
+        if config.get("shapes") != list(SHAPES):
+            raise ValueError(f"{config_path}: word-shape scheme differs from this newstag's")
+        enc_cfg = dict(config["encoder_config"])
+        enc_cfg.pop("model_type", None)
+        encoder = AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg))
+        model = cls(encoder, config["entity_labels"], config["shape_dim"], config["dropout"],
+                    config["max_length"], config["stride"], config.get("linker", "rule"))
+        state = load_file(str(directory / "model.safetensors"))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        # Position ids are buffers some encoders do not save; anything else is an error.
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise ValueError(f"{directory}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
+        model.eval()
+        return model, tokenizer, config
+
+
+def masked_loss(logits, labels, label_smoothing=0.0):
+    """Cross-entropy over labelled positions; zero (with a graph) when none are labelled."""
+    mask = labels != IGNORE
+    if not mask.any():
+        return logits.sum() * 0.0
+    return nn.functional.cross_entropy(logits[mask].float(), labels[mask], label_smoothing=label_smoothing)

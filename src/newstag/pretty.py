@@ -1,0 +1,37 @@
+"""Who said what, for a person to read."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .document import Document
+
+
+def speaker_name(doc: Document, quote) -> str:
+    if quote.speaker_entity is not None:
+        return quote.speaker_entity.text
+    if quote.speaker is not None:
+        return quote.speaker.text
+    return "(no speaker found)"
+
+
+def who_said_what(doc: Document) -> str:
+    """Per article: the entities named, then each speaker (by resolved name) with their quotes in order."""
+    lines = [f"== {doc.id} =="]
+    by_label = OrderedDict()
+    for e in doc.entities:
+        names = by_label.setdefault(e.label, [])
+        if e.text not in names:
+            names.append(e.text)
+    for label, names in by_label.items():
+        lines.append(f"{label}: {', '.join(names)}")
+    speakers = OrderedDict()
+    for q in doc.quotes:
+        speakers.setdefault(speaker_name(doc, q), []).append(q)
+    for name, quotes in speakers.items():
+        lines.append("")
+        lines.append(f"{name}:")
+        for q in quotes:
+            via = f" [{q.cue.text}]" if q.cue else ""
+            shown = f" (as “{q.speaker.text}”)" if q.speaker_entity is not None else ""
+            lines.append(f"  - ({q.kind}{via}{shown}) {q.text}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""Words, their shapes, sentences, and the BIO encoding of character spans over words.
+
+The model labels *words*; every word carries its character offsets into the caller's
+text, so any span built from words indexes the original string exactly. Words are
+split finely (punctuation on its own, "Kovač's" → Kovač ' s) so that annotated span
+boundaries fall between words.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+SENTENCE_END = re.compile(r"[.!?]+[”\"’']?(?=\s+[“\"‘'(\[]?[A-Z0-9À-Ý])|\n\s*\n")
+
+OPEN_QUOTES = "“‘«„"
+CLOSE_QUOTES = "”’»"
+QUOTE_MARKS = OPEN_QUOTES + CLOSE_QUOTES + "\"'`"
+
+# Word shapes give an uncased encoder the casing back (and mark the things it cannot
+# see: quotation marks that it may map to [UNK], and paragraph starts, since a
+# tokenizer drops newlines). Index 0 is padding.
+SHAPES = ("<pad>", "lower", "title", "upper", "mixed", "digit", "alnum", "open_quote",
+          "close_quote", "straight_quote", "dash", "punct", "other")
+SHAPE_INDEX = {s: i for i, s in enumerate(SHAPES)}
+N_SHAPES = len(SHAPES) * 2  # times two: the word starts a paragraph or it does not
+
+
+def split_words(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in WORD.finditer(text)]
+
+
+def _base_shape(w: str) -> str:
+    if w.isalpha():
+        if w.islower():
+            return "lower"
+        if w.isupper():
+            return "upper"
+        if w[0].isupper() and w[1:].islower():
+            return "title"
+        return "mixed"
+    if w.isdigit():
+        return "digit"
+    if w.isalnum() or "_" in w:
+        return "alnum"
+    if w in OPEN_QUOTES:
+        return "open_quote"
+    if w in CLOSE_QUOTES:
+        return "close_quote"
+    if w in "\"'`":
+        return "straight_quote"
+    if w in "-–—":
+        return "dash"
+    if len(w) == 1 and not w.isalnum():
+        return "punct"
+    return "other"
+
+
+def word_shapes(text: str, words: Sequence[tuple[int, int]]) -> list[int]:
+    """A shape id per word: its casing class, doubled when a blank line precedes it."""
+    shapes, prev_end = [], 0
+    for start, end in words:
+        gap = text[prev_end:start]
+        paragraph_start = prev_end == 0 or "\n" in gap
+        shapes.append(SHAPE_INDEX[_base_shape(text[start:end])] * 2 + int(paragraph_start))
+        prev_end = end
+    return shapes
+
+
+def sentence_bounds(text: str) -> list[tuple[int, int]]:
+    """Rough sentence spans (start, end) covering the text: enough for linking and reports."""
+    bounds, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        bounds.append((start, m.end()))
+        start = m.end()
+    if start < len(text):
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def spans_to_bio(words: Sequence[tuple[int, int]], spans: Iterable[tuple[int, int, str]]) -> list[str]:
+    """BIO tags over words; a word belongs to a span when it overlaps it.
+
+    Spans are laid in order of start; a later span never overwrites an earlier one's
+    words (spans within one layer do not cross in valid data).
+    """
+    tags = ["O"] * len(words)
+    import bisect
+
+    starts = [w[0] for w in words]
+    for s, e, label in sorted(spans):
+        i = max(bisect.bisect_right(starts, s) - 1, 0)
+        first = True
+        while i < len(words) and words[i][0] < e:
+            if words[i][1] > s and tags[i] == "O":
+                tags[i] = ("B-" if first else "I-") + label
+                first = False
+            i += 1
+    return tags
+
+
+def bio_to_spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Word-index spans (first, last_exclusive, label) of a valid or invalid BIO sequence.
+
+    An I- that does not continue a span of its label starts a new one (seqeval's lenient
+    reading); the decoder never produces such sequences, gold data might.
+    """
+    spans, cur = [], None
+    for i, t in enumerate(list(tags) + ["O"]):
+        if cur and not (t.startswith("I-") and t[2:] == cur[2]):
+            spans.append((cur[0], i, cur[2]))
+            cur = None
+        if t.startswith("B-") or (t.startswith("I-") and cur is None):
+            cur = (i, None, t[2:])
+    return spans
