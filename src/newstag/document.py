@@ -92,8 +92,10 @@ def _errors_of(exc: ValidationError) -> list[tuple[str, str]]:
     for err in exc.errors():
         loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
         msg = err["msg"].removeprefix("Value error, ")
-        # A model-level validator has no loc of its own; its message names the field.
-        out.append((loc or "document", msg))
+        if not loc:  # a document-level check: its message starts with the field it blames
+            field, _, rest = msg.partition(": ")
+            loc, msg = (field, rest) if rest and " " not in field else ("document", msg)
+        out.append((loc, msg))
     return out
 
 

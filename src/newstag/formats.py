@@ -243,9 +243,10 @@ def read_hf_dataset(
 _OPENING = "“\"‘'«"
 _CLOSING = "”\"’'»"
 _TRAILING = ".,;:!?"
-# A pair of quotation marks inside a content. A straight single quote only opens after a
+# A pair of quotation marks inside a content. Double marks pair whatever their shape,
+# since news text mixes them ("more hours”); a straight single quote only opens after a
 # non-word character and only closes before one, so apostrophes ("Clinton's") do not pair.
-_QUOTED = re.compile(r"“[^”]+”|\"[^\"]+\"|‘[^’]+’|«[^»]+»|(?<!\w)'[^']+'(?!\w)")
+_QUOTED = re.compile(r"[“\"][^“”\"]+[”\"]|‘[^’]+’|«[^»]+»|(?<!\w)'[^']+'(?!\w)")
 
 
 def infer_quote_kind(content: str) -> str:
@@ -529,9 +530,28 @@ def _ls_offsets(text: str, value: dict, path: str, line: int, field: str) -> tup
     raise FormatError(path, line, field, f"text {given!r} != text[{start}:{end}] {text[start:end]!r}")
 
 
+def _relation_slot(a: dict, b: dict) -> Optional[tuple[dict, str, dict]]:
+    """(region that holds the link, slot, linked region) for a relation between two regions.
+
+    Direction does not matter (annotators draw arrows both ways): the regions' labels say
+    what the link means. A relation between two entity regions is not ours (None).
+    """
+    for x, y in ((a, b), (b, a)):
+        if x["part"] == QUOTE_LABEL and y["part"] == CUE_LABEL:
+            return x, "cue", y
+        if x["part"] == QUOTE_LABEL and y["part"] == SPEAKER_LABEL:
+            return x, "speaker", y
+        if x["part"] == SPEAKER_LABEL and y["part"] in (None, REFERENT_LABEL):
+            return x, "referent", y
+    if a["part"] in (None, REFERENT_LABEL) and b["part"] in (None, REFERENT_LABEL):
+        return None
+    raise ValueError(f"cannot read a relation between {a['part']} and {b['part']}")
+
+
 def _task_to_document(task, path: str, line: int, index: int, layers: Optional[list[str]]) -> Optional[Document]:
     at = f"tasks[{index}]"
-    text = task.get("data", {}).get("text") if isinstance(task, dict) and isinstance(task.get("data"), dict) else None
+    data = task.get("data") if isinstance(task, dict) else None
+    text = data.get("text") if isinstance(data, dict) else None
     if not isinstance(text, str):
         raise FormatError(path, line, f"{at}.data.text", "every task needs its text in data.text")
     annotations = [(k, a) for k, a in enumerate(task.get("annotations") or []) if not a.get("was_cancelled")]
@@ -550,11 +570,11 @@ def _task_to_document(task, path: str, line: int, index: int, layers: Optional[l
         if result.get("type") == "labels":
             start, end = _ls_offsets(text, value, path, line, f"{field}.value")
             labels = list(value.get("labels") or [])
-            parts = [lab for lab in labels if lab.upper() in _PART_LABELS]
+            parts = [lab.upper() for lab in labels if lab.upper() in _PART_LABELS]
             if len(parts) > 1:
                 raise FormatError(path, line, f"{field}.value.labels", f"one region cannot be {' and '.join(parts)}")
             regions[result.get("id")] = {
-                "span": (start, end), "part": parts[0].upper() if parts else None, "score": result.get("score"),
+                "span": (start, end), "part": parts[0] if parts else None, "score": result.get("score"),
                 "kind": next((lab.lower() for lab in labels if lab.lower() in QUOTE_KINDS), None),
                 "labels": [lab for lab in labels if lab.upper() not in _PART_LABELS and lab.lower() not in QUOTE_KINDS],
                 "cue": None, "speaker": None, "referent": None,
@@ -568,22 +588,18 @@ def _task_to_document(task, path: str, line: int, index: int, layers: Optional[l
     for field, rel in relations:
         ends = [regions.get(rel.get("from_id")), regions.get(rel.get("to_id"))]
         if None in ends:
-            raise FormatError(path, line, field, f"relation between unknown regions {rel.get('from_id')!r}, {rel.get('to_id')!r}")
-        # Direction is ignored: the labels of the two regions say what the link means.
-        by_part = {region["part"]: region for region in ends}
-        if QUOTE_LABEL in by_part and (CUE_LABEL in by_part or SPEAKER_LABEL in by_part):
-            slot, other = ("cue", by_part[CUE_LABEL]) if CUE_LABEL in by_part else ("speaker", by_part[SPEAKER_LABEL])
-            quote = by_part[QUOTE_LABEL]
-        elif SPEAKER_LABEL in by_part and QUOTE_LABEL not in by_part and CUE_LABEL not in by_part:
-            other = ends[1] if ends[0] is by_part[SPEAKER_LABEL] else ends[0]
-            slot, quote = "referent", by_part[SPEAKER_LABEL]
-        elif all(region["part"] in (None, REFERENT_LABEL) for region in ends):
-            continue  # a relation between entities: not ours to read
-        else:
-            raise FormatError(path, line, field, f"cannot read a relation between {ends[0]['part']} and {ends[1]['part']}")
-        if quote[slot] is not None and quote[slot] is not other:
-            raise FormatError(path, line, field, f"a {quote['part']} region linked to two {slot}s")
-        quote[slot] = other
+            raise FormatError(path, line, field,
+                              f"relation between unknown regions {rel.get('from_id')!r}, {rel.get('to_id')!r}")
+        try:
+            link = _relation_slot(*ends)
+        except ValueError as exc:
+            raise FormatError(path, line, field, str(exc)) from None
+        if link is None:
+            continue
+        holder, slot, target = link
+        if holder[slot] is not None and holder[slot] is not target:
+            raise FormatError(path, line, field, f"a {holder['part']} region linked to two {slot}s")
+        holder[slot] = target
     entities, quotes = [], []
 
     def span_of(region):
@@ -601,7 +617,6 @@ def _task_to_document(task, path: str, line: int, index: int, layers: Optional[l
                 cue=span_of(region["cue"]), speaker=span_of(speaker),
                 speaker_entity=span_of(speaker["referent"]) if speaker else None,
             ))
-    data = task["data"]
     doc_id = data.get("doc_id") or (str(task["id"]) if "id" in task else f"{Path(path).name}#{index + 1}")
     return Document(id=str(doc_id), text=text, layers=layers or data.get("layers") or list(LAYERS),
                     entities=entities, quotes=quotes, meta=data.get("meta") or {})
@@ -703,8 +718,18 @@ def write_label_studio(docs: Iterable[Document], path: str | Path, model_version
 
 # --------------------------------------------------------------------------------------
 
+def read_markup(path: str | Path) -> list[Document]:
+    """The inline markup data/newswire is written in: one file, or every ``*.txt`` in a folder."""
+    from .markup import compile_file
+
+    path = Path(path)
+    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    return [doc for f in files for doc in compile_file(f)]
+
+
 READERS = {
     "jsonl": read_jsonl,
+    "markup": read_markup,
     "conll": read_conll,
     "brat": read_brat,
     "label-studio": read_label_studio,

@@ -71,7 +71,10 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     """Rough sentence spans (start, end) covering the text: enough for linking and reports."""
     bounds, start = [], 0
     for m in SENTENCE_END.finditer(text):
-        bounds.append((start, m.end()))
+        if not text[start:m.end()].strip() and bounds:  # a blank line right after a full stop
+            bounds[-1] = (bounds[-1][0], m.end())
+        else:
+            bounds.append((start, m.end()))
         start = m.end()
     if start < len(text):
         bounds.append((start, len(text)))

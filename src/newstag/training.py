@@ -122,15 +122,19 @@ def autocast_for(device, precision: str):
 
 
 class MetricsLog:
-    """One JSON object per line in OUTPUT/metrics.jsonl, flushed as it goes."""
+    """One JSON object per line in OUTPUT/metrics.jsonl.
+
+    Opened for each record: saving a checkpoint swaps the output directory atomically,
+    so a handle held open would point at the replaced copy.
+    """
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(path, "a", encoding="utf-8")
+        self.path = path
 
     def write(self, **record):
-        self.fh.write(json.dumps(record) + "\n")
-        self.fh.flush()
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
 
 
 def evaluate_corpora(model, tokenizer, dev: dict[str, list[Document]], batch_size, device) -> dict:
@@ -168,12 +172,12 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
     log(f"device {device}; {sum(len(w) for w in windows)} training windows; {steps_per_epoch} steps per epoch")
 
     best, best_report, step, started = -1.0, None, 0, time.time()
-    tokens_seen = 0
+    tokens_seen, train_seconds = 0, 0.0  # throughput counts training steps only, not dev scoring
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         order = epoch_order([len(w) for w in windows], weights, rng)
         bar = _progress(range(0, len(order), cfg.batch_size), progress, f"epoch {epoch}/{cfg.epochs}")
-        running = None
+        running, epoch_start = None, time.time()
         for i in bar:
             rows = [windows[c][r] for c, r in order[i:i + cfg.batch_size]]
             batch = pad_batch(rows, tokenizer.pad_token_id or 0, device)
@@ -195,9 +199,10 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
                 metrics.write(event="step", epoch=epoch, step=step, loss=loss,
                               entity_loss=out["entity_loss"].item(), quote_loss=out["quote_loss"].item(),
                               lr=scheduler.get_last_lr()[0])
-        elapsed = time.time() - started
-        record = {"event": "epoch", "epoch": epoch, "step": step, "loss": running, "seconds": round(elapsed, 1),
-                  "train_tokens_per_second": round(tokens_seen / elapsed, 1)}
+        train_seconds += time.time() - epoch_start
+        record = {"event": "epoch", "epoch": epoch, "step": step, "loss": running,
+                  "seconds": round(time.time() - started, 1),
+                  "train_tokens_per_second": round(tokens_seen / train_seconds, 1)}
         if dev_sets and cfg.eval_every_epoch or (dev_sets and epoch == cfg.epochs):
             reports = evaluate_corpora(model, tokenizer, dev_sets, 2 * cfg.batch_size, device)
             score = sum(selection_score(r) for r in reports.values()) / len(reports)
@@ -211,7 +216,8 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
             model.save_pretrained(output, tokenizer, extra={"run_name": config.name, "best_epoch": epoch,
                                                             "dev": record.get("dev")})
     summary = {"best_selection_score": best, "seconds": round(time.time() - started, 1),
-               "train_tokens_per_second": round(tokens_seen / (time.time() - started), 1),
+               "train_seconds": round(train_seconds, 1),
+               "train_tokens_per_second": round(tokens_seen / train_seconds, 1),
                "dev": {n: headline(r) for n, r in (best_report or {}).items()}}
     metrics.write(event="end", **summary)
     if best_report:

@@ -1,0 +1,73 @@
+"""The command line, through typer's test runner."""
+import json
+
+from typer.testing import CliRunner
+
+from newstag.cli import app
+from newstag.document import write_jsonl
+
+from conftest import tiny_config
+
+runner = CliRunner()
+
+
+def test_train_then_predict_then_evaluate(tmp_path, corpus_files):
+    model = tmp_path / "m"
+    result = runner.invoke(app, ["train", "--config", str(tiny_config(corpus_files)), "--output", str(model),
+                                 "--set", "training.epochs=1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{"):])["model"] == str(model)
+
+    article = tmp_path / "article.txt"
+    article.write_text("“We are ready,” said Ana Ruiz, the mayor of Quito.\n")
+    result = runner.invoke(app, ["predict", "--model", str(model), str(article)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout.splitlines()[0])
+    assert doc["id"] == "article" and doc["text"] == article.read_text()
+
+    result = runner.invoke(app, ["predict", "--model", str(model), "--format", "pretty", "-"], input="Ana Ruiz spoke.")
+    assert result.exit_code == 0 and "== stdin ==" in result.stdout
+
+    report = tmp_path / "report"
+    result = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(corpus_files / "dev.jsonl"),
+                                 "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "micro avg" in result.stdout
+    scores = json.loads((report / "report.json").read_text())
+    assert {"entities", "quotes"} <= scores.keys() and (report / "report.md").is_file()
+
+
+def test_predict_skips_a_broken_record_and_writes_the_rest(tmp_path, tiny_model, gold_docs):
+    data = tmp_path / "in.jsonl"
+    write_jsonl(gold_docs[:2], data)
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0], '{"id": 5}', lines[1]]) + "\n")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["predict", "--model", str(tiny_model), str(data), "--output", str(out)])
+    assert result.exit_code == 0
+    assert "in.jsonl:2" in result.stderr
+    assert [json.loads(l)["id"] for l in out.read_text().splitlines()] == [gold_docs[0].id, gold_docs[1].id]
+
+
+def test_a_bad_config_key_is_an_error(tmp_path, corpus_files):
+    result = runner.invoke(app, ["train", "--config", str(tiny_config(corpus_files)), "--set", "training.epoch=1"])
+    assert result.exit_code == 2 and "training.epoch" in result.stderr
+
+
+def test_data_check_finds_problems(tmp_path, gold_docs):
+    good = tmp_path / "good.jsonl"
+    write_jsonl(gold_docs, good)
+    result = runner.invoke(app, ["data", "check", str(good), "--stats"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{"):])["good.jsonl"]["documents"] == len(gold_docs)
+
+    bad_doc = gold_docs[0].model_copy(deep=True)
+    bad_doc.entities[0].label = "PERSON"
+    bad_doc.quotes[0].kind = "indirect"
+    bad = tmp_path / "bad.jsonl"
+    write_jsonl([bad_doc], bad)
+    result = runner.invoke(app, ["data", "check", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert "unknown label 'PERSON'" in result.stdout
+    assert "indirect quote contains quoted words" in result.stdout
+    assert "same text as" in result.stdout

@@ -1,0 +1,46 @@
+"""The rule linker: same sentence first, continuation, previous sentence, nearest name."""
+from newstag.linking import LinkedQuote, SpanPred, link
+
+
+def spans_of(text, *needles, label=""):
+    out = []
+    for n in needles:
+        i = text.index(n)
+        out.append(SpanPred(i, i + len(n), 1.0, label))
+    return out
+
+
+def quote(text, needle, kind="direct"):
+    i = text.index(needle)
+    return LinkedQuote(i, i + len(needle), kind, 1.0)
+
+
+def test_speaker_in_the_same_sentence_and_continuation_in_the_next():
+    text = "“We stay,” union chief Ana Ruiz said on Monday. “Not one crane moves.”"
+    quotes = [quote(text, "“We stay,”"), quote(text, "“Not one crane moves.”")]
+    link(text, quotes, spans_of(text, "said"), spans_of(text, "union chief Ana Ruiz"), spans_of(text, "Ana Ruiz", label="PER"))
+    assert [text[q.speaker.start:q.speaker.end] for q in quotes] == ["union chief Ana Ruiz"] * 2
+    assert quotes[1].speaker_entity is None, "the speaker is itself a name"
+
+
+def test_pronoun_speaker_resolves_to_the_previous_person():
+    text = "Ana Ruiz met the board of Portos SA. She said that talks would resume."
+    q = quote(text, "that talks would resume", "indirect")
+    link(text, [q], spans_of(text, "said"), spans_of(text, "She"),
+         spans_of(text, "Ana Ruiz", label="PER") + spans_of(text, "Portos SA", label="ORG"))
+    assert text[q.speaker_entity.start:q.speaker_entity.end] == "Ana Ruiz"
+
+
+def test_relative_pronoun_resolves_to_the_organisation_before_it():
+    text = "Ana Ruiz criticised the Green Party, which warned that costs would rise."
+    q = quote(text, "that costs would rise", "indirect")
+    link(text, [q], spans_of(text, "warned"), spans_of(text, "which"),
+         spans_of(text, "Ana Ruiz", label="PER") + spans_of(text, "Green Party", label="ORG"))
+    assert text[q.speaker_entity.start:q.speaker_entity.end] == "Green Party"
+
+
+def test_speaker_in_the_previous_sentence():
+    text = "Ana Ruiz was blunt. “Nobody listened.”"
+    q = quote(text, "“Nobody listened.”")
+    link(text, [q], spans_of(text, "was blunt"), spans_of(text, "Ana Ruiz"), spans_of(text, "Ana Ruiz", label="PER"))
+    assert text[q.speaker.start:q.speaker.end] == "Ana Ruiz"

