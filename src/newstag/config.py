@@ -43,7 +43,7 @@ class ModelConfig(Strict):
     dropout: float = 0.1
     max_length: int = Field(256, ge=16, description="subword tokens per window, special tokens included")
     stride: int = Field(64, ge=0, description="subword tokens shared by consecutive windows")
-    linker: Literal["rule"] = "rule"
+    linker: Literal["rule", "learned"] = Field("learned", description="quote → speaker linking: learned scorer or rules")
 
 
 class TrainingConfig(Strict):

@@ -121,8 +121,11 @@ def iter_jsonl(path: str | Path, errors: str = "raise", report=None) -> Iterator
     """
     import sys
 
+    import gzip
+
     path = str(path)
-    with open(path, encoding="utf-8") as fh:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

@@ -12,6 +12,7 @@ constrained Viterbi, so emitted spans are always well-formed.
 from __future__ import annotations
 
 from itertools import islice
+from pathlib import Path
 from typing import Iterable, Iterator, Union
 
 import numpy as np
@@ -92,7 +93,7 @@ def decode_layer(log_probs: np.ndarray, tags: list[str]) -> list[tuple[int, int,
     return [(a, b, label, float(probs[a:b].mean())) for a, b, label in bio_to_spans([tags[i] for i in path])]
 
 
-def build_document(doc: Document, pieces: WordPieces, ent_lp, quote_lp, model) -> Document:
+def build_document(doc: Document, pieces: WordPieces, ent_lp, quote_lp, model, linker=link) -> Document:
     words = pieces.words
     entities = [SpanPred(words[a][0], words[b - 1][1], score, label)
                 for a, b, label, score in decode_layer(ent_lp, model.entity_tags)]
@@ -105,7 +106,7 @@ def build_document(doc: Document, pieces: WordPieces, ent_lp, quote_lp, model) -
             cues.append(SpanPred(start, end, score, role))
         else:
             speakers.append(SpanPred(start, end, score, role))
-    link(doc.text, quotes, cues, speakers, entities)
+    linker(doc.text, quotes, cues, speakers, entities)
 
     def span(p):
         return None if p is None else Span(start=p.start, end=p.end)
@@ -118,27 +119,42 @@ def build_document(doc: Document, pieces: WordPieces, ent_lp, quote_lp, model) -
     )
 
 
-def predict_documents(model, tokenizer, docs: list[Document], batch_size: int, device) -> list[Document]:
+def predict_documents(model, tokenizer, docs: list[Document], batch_size: int, device, linker=link) -> list[Document]:
     pieces = [to_pieces(tokenizer, d.text) for d in docs]
     scores = word_log_probs(model, tokenizer, pieces, batch_size, device)
-    return [build_document(d, p, e, q, model) for d, p, (e, q) in zip(docs, pieces, scores)]
+    return [build_document(d, p, e, q, model, linker) for d, p, (e, q) in zip(docs, pieces, scores)]
+
+
+def load_linker(name: str, directory=None):
+    """"rule", or "learned" (the scorer saved in the model directory)."""
+    if name == "rule":
+        return link
+    if name == "learned":
+        from .learned_linker import LearnedLinker
+
+        if directory is None or not (Path(directory) / "linker.safetensors").is_file():
+            raise FileNotFoundError(f"{directory}: no linker.safetensors (this model was trained with the rule linker)")
+        return LearnedLinker.load(Path(directory))
+    raise ValueError(f"unknown linker {name!r}: rule or learned")
 
 
 class Tagger:
     """A loaded model, callable on text or documents."""
 
-    def __init__(self, model, tokenizer, config: dict, device: str = "auto"):
+    def __init__(self, model, tokenizer, config: dict, device: str = "auto", linker=link):
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.config = config
+        self.linker = linker
 
     @classmethod
-    def load(cls, path, device: str = "auto") -> "Tagger":
+    def load(cls, path, device: str = "auto", linker: str | None = None) -> "Tagger":
+        """``linker``: "rule" or "learned"; by default the one the model was trained with."""
         from .model import NewstagModel
 
         model, tokenizer, config = NewstagModel.from_pretrained(path)
-        return cls(model, tokenizer, config, device)
+        return cls(model, tokenizer, config, device, load_linker(linker or config.get("linker", "rule"), path))
 
     def __call__(self, text: Union[str, Document], doc_id: str = "doc") -> Document:
         return next(self.pipe([text], batch_size=1, ids=[doc_id]))
@@ -156,4 +172,4 @@ class Tagger:
                 doc_id = next(ids) if ids is not None else f"doc-{n}"
                 docs.append(item if isinstance(item, Document) else Document(id=doc_id, text=item))
                 n += 1
-            yield from predict_documents(self.model, self.tokenizer, docs, 2 * batch_size, self.device)
+            yield from predict_documents(self.model, self.tokenizer, docs, 2 * batch_size, self.device, self.linker)

@@ -211,15 +211,18 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-def split_of(doc: Document, rank_in_topic: int) -> str:
-    """Every tenth article of a topic (by a hash of its id) to test, the next to dev."""
-    return {0: "test", 1: "dev"}.get(rank_in_topic % 10, "train")
+def split_sizes(n: int) -> tuple[int, int]:
+    """(test, dev) articles of a topic with n articles: a tenth each, at least one each from 3."""
+    share = max(1, round(n / 10)) if n >= 3 else 0
+    return share, share
 
 
 def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Document]]:
     """Compile every ``*.txt`` under ``src_dir`` and write train/dev/test JSONL, split by topic.
 
-    Deterministic: the split of an article depends only on its id and its topic's ids.
+    Within each topic, articles are ranked by a hash of their id: the first tenth goes to
+    test, the next tenth to dev, the rest to train. Deterministic: the split depends only
+    on the ids of a topic's articles.
     """
     import hashlib
     from collections import defaultdict
@@ -238,8 +241,10 @@ def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Doc
     splits = {"train": [], "dev": [], "test": []}
     for topic in sorted(by_topic):
         ranked = sorted(by_topic[topic], key=lambda d: hashlib.sha1(d.id.encode()).hexdigest())
-        for i, d in enumerate(ranked):
-            splits[split_of(d, i)].append(d)
+        n_test, n_dev = split_sizes(len(ranked))
+        splits["test"] += ranked[:n_test]
+        splits["dev"] += ranked[n_test:n_test + n_dev]
+        splits["train"] += ranked[n_test + n_dev:]
     for name, items in splits.items():
         items.sort(key=lambda d: d.id)
         write_jsonl(items, Path(out_dir) / f"{name}.jsonl")

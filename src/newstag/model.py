@@ -51,15 +51,16 @@ def load_encoder(encoder_cfg):
         cfg.setdefault("vocab_size", len(tokenizer))
         encoder = AutoModel.from_config(AutoConfig.for_model(model_type, **cfg))
     else:
-        encoder = AutoModel.from_pretrained(source, add_pooling_layer=False) if _is_bert_like(source) \
-            else AutoModel.from_pretrained(source)
-    return encoder, tokenizer
+        encoder = AutoModel.from_pretrained(source)
+    return without_pooler(encoder), tokenizer
 
 
-def _is_bert_like(source) -> bool:
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(source).model_type in ("bert",)
+def without_pooler(encoder):
+    """Token classification never uses the sentence pooler: drop it, so no unused
+    weights are trained, saved, or expected on load."""
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    return encoder
 
 
 class NewstagModel(nn.Module):
@@ -118,7 +119,7 @@ class NewstagModel(nn.Module):
             "encoder_config": self.encoder.config.to_dict(),
         }
 
-    def save_pretrained(self, directory, tokenizer, extra: dict | None = None) -> Path:
+    def save_pretrained(self, directory, tokenizer, extra: dict | None = None, linker=None) -> Path:
         """Write the model directory atomically: a crash mid-save leaves the old one intact."""
         from safetensors.torch import save_file
 
@@ -131,6 +132,8 @@ class NewstagModel(nn.Module):
             config = self.config_dict() | (extra or {})
             (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
             tokenizer.save_pretrained(str(tmp))
+            if linker is not None:
+                linker.save(tmp)
             old = None
             if directory.exists():
                 # Files the model does not own (metrics.jsonl, reports) stay in place.
@@ -167,7 +170,7 @@ class NewstagModel(nn.Module):
             raise ValueError(f"{config_path}: word-shape scheme differs from this newstag's")
         enc_cfg = dict(config["encoder_config"])
         enc_cfg.pop("model_type", None)
-        encoder = AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg))
+        encoder = without_pooler(AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg)))
         model = cls(encoder, config["entity_labels"], config["shape_dim"], config["dropout"],
                     config["max_length"], config["stride"], config.get("linker", "rule"))
         state = load_file(str(directory / "model.safetensors"))

@@ -22,6 +22,7 @@ from .decoding import ROLE_OF_KIND
 from .document import Document
 from .evaluation import evaluate, headline, selection_score
 from .inference import pad_batch, pick_device, predict_documents
+from .linking import link
 from .model import IGNORE, NewstagModel, load_encoder
 from .text import spans_to_bio
 
@@ -137,10 +138,22 @@ class MetricsLog:
             fh.write(json.dumps(record) + "\n")
 
 
-def evaluate_corpora(model, tokenizer, dev: dict[str, list[Document]], batch_size, device) -> dict:
+def fit_linker(config: RunConfig, docs: list[Document], log):
+    """The quote → speaker linker: rules, or a scorer learned from the gold links."""
+    if config.model.linker == "rule":
+        return link
+    from .learned_linker import LearnedLinker
+
+    linker = LearnedLinker()
+    stats = linker.fit(docs, seed=config.training.seed)
+    log(f"learned linker fitted on {stats['speaker_examples']} quotes, {stats['resolve_examples']} resolutions")
+    return linker
+
+
+def evaluate_corpora(model, tokenizer, dev: dict[str, list[Document]], batch_size, device, linker=link) -> dict:
     reports = {}
     for name, docs in dev.items():
-        preds = predict_documents(model, tokenizer, docs, batch_size, device)
+        preds = predict_documents(model, tokenizer, docs, batch_size, device, linker)
         reports[name] = evaluate(docs, preds)
     return reports
 
@@ -161,6 +174,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
         if not docs:
             raise ValueError(f"train corpus {c.name!r} ({c.path}) has no documents")
     windows = [build_windows(docs, tokenizer, model) for _, docs in train_sets]
+    linker = fit_linker(config, [d for _, docs in train_sets for d in docs], log)
     weights = [c.weight for c, _ in train_sets]
     rng = random.Random(cfg.seed)
     steps_per_epoch = math.ceil(len(epoch_order([len(w) for w in windows], weights, random.Random(0))) / cfg.batch_size)
@@ -204,7 +218,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
                   "seconds": round(time.time() - started, 1),
                   "train_tokens_per_second": round(tokens_seen / train_seconds, 1)}
         if dev_sets and cfg.eval_every_epoch or (dev_sets and epoch == cfg.epochs):
-            reports = evaluate_corpora(model, tokenizer, dev_sets, 2 * cfg.batch_size, device)
+            reports = evaluate_corpora(model, tokenizer, dev_sets, 2 * cfg.batch_size, device, linker)
             score = sum(selection_score(r) for r in reports.values()) / len(reports)
             record |= {"dev": {n: headline(r) for n, r in reports.items()}, "selection_score": round(score, 3)}
         else:
@@ -214,7 +228,8 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
         if score > best:
             best, best_report = score, reports
             model.save_pretrained(output, tokenizer, extra={"run_name": config.name, "best_epoch": epoch,
-                                                            "dev": record.get("dev")})
+                                                            "dev": record.get("dev")},
+                                  linker=None if linker is link else linker)
     summary = {"best_selection_score": best, "seconds": round(time.time() - started, 1),
                "train_seconds": round(train_seconds, 1),
                "train_tokens_per_second": round(tokens_seen / train_seconds, 1),
