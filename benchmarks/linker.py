@@ -17,35 +17,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from newstag.document import Document, Entity, Quote, Span, read_jsonl  # noqa: E402
+from newstag.document import Document, read_jsonl  # noqa: E402
 from newstag.evaluation import evaluate  # noqa: E402
 from newstag.learned_linker import LearnedLinker  # noqa: E402
-from newstag.linking import LinkedQuote, SpanPred, link  # noqa: E402
-
-
-def gold_inputs(doc: Document):
-    quotes = [LinkedQuote(q.start, q.end, q.kind, 1.0) for q in doc.quotes]
-    cues = list({(q.cue.start, q.cue.end): SpanPred(q.cue.start, q.cue.end, 1.0, "CUE") for q in doc.quotes if q.cue}.values())
-    speakers = list({(q.speaker.start, q.speaker.end): SpanPred(q.speaker.start, q.speaker.end, 1.0, "SPEAKER")
-                     for q in doc.quotes if q.speaker}.values())
-    entities = [SpanPred(e.start, e.end, 1.0, e.label) for e in doc.entities]
-    return quotes, cues, speakers, entities
-
-
-def as_document(doc: Document, quotes: list[LinkedQuote]) -> Document:
-    span = lambda p: None if p is None else Span(start=p.start, end=p.end)  # noqa: E731
-    return Document(id=doc.id, text=doc.text, layers=doc.layers, entities=doc.entities,
-                    quotes=[Quote(start=q.start, end=q.end, kind=q.kind, cue=span(q.cue), speaker=span(q.speaker),
-                                  speaker_entity=span(q.speaker_entity)) for q in quotes])
+from newstag.linking import link, relink  # noqa: E402
 
 
 def oracle(docs, linker) -> list[Document]:
-    out = []
-    for d in docs:
-        quotes, cues, speakers, entities = gold_inputs(d)
-        linker(d.text, quotes, cues, speakers, entities)
-        out.append(as_document(d, quotes))
-    return out
+    return [relink(d, linker) for d in docs]
 
 
 def summary(report: dict) -> dict:
