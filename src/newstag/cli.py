@@ -170,16 +170,19 @@ def data_build(
 def data_check(
     files: List[Path] = typer.Argument(..., help="JSONL files (the splits of one corpus, to catch duplicates across them)"),
     labels: str = typer.Option("PER,ORG,LOC,MISC", help="known entity labels"),
-    stats: bool = typer.Option(False, help="also print corpus statistics"),
+    stats: bool = typer.Option(False, help="also print corpus statistics (JSON)"),
+    card: bool = typer.Option(False, help="also print the statistics as the data card's Markdown table"),
 ):
     """Validate annotated data: offsets, span text, crossings, labels, links, kinds, duplicates."""
-    from .datacheck import check_files, corpus_stats
+    from .datacheck import check_files, corpus_stats, stats_markdown
 
     problems, docs_by_file = check_files([str(f) for f in files], labels.split(","))
     for p in problems:
         typer.echo(p)
     if stats:
         typer.echo(json.dumps(corpus_stats(docs_by_file), indent=2))
+    if card:
+        typer.echo(stats_markdown(corpus_stats(docs_by_file)))
     n = sum(len(d) for d in docs_by_file.values())
     typer.echo(f"{n} documents, {len(problems)} problems", err=True)
     raise typer.Exit(1 if problems else 0)

@@ -17,7 +17,12 @@ from .text import sentence_bounds
 OPENING = "“\"‘«„"
 CLOSING = "”\"’»"
 DOUBLE_MARKS = re.compile(r"[“”\"«»„]")
+QUOTED = re.compile(r"[“\"«„]([^“”\"«»„]+)[”\"»]")
 PRONOUNS = {"he", "she", "they", "it", "we", "i", "who", "which", "that", "you"}
+NOMINAL_CUES = {"statement", "warning", "assurance", "assurances", "claim", "claims", "announcement", "report",
+                "remarks", "comments", "letter", "interview", "memo", "ruling", "testimony", "post", "tweet",
+                "speech", "message", "note", "email", "promise", "pledge", "admission", "verdict", "view",
+                "complaint", "appeal", "filing", "release", "briefing", "address", "estimate", "forecast", "study"}
 
 
 def _overlap_problems(spans, what: str) -> list[str]:
@@ -27,6 +32,11 @@ def _overlap_problems(spans, what: str) -> list[str]:
         if c < b:
             out.append(f"{what} [{a}:{b}] ({la}) overlaps [{c}:{d}] ({lc})")
     return out
+
+
+def _is_title(words: str) -> bool:
+    tokens = [w for w in re.findall(r"[^\W\d_]+", words) if w.lower() not in ("and", "of", "the", "for", "to", "a", "in")]
+    return bool(tokens) and all(w[0].isupper() for w in tokens)
 
 
 def kind_problem(text: str, kind: str, ends_paragraph: bool = False) -> str | None:
@@ -39,7 +49,9 @@ def kind_problem(text: str, kind: str, ends_paragraph: bool = False) -> str | No
         if s.rstrip(".,;:")[-1:] not in CLOSING and not ends_paragraph:
             return "direct quote does not end with a quotation mark (nor at a paragraph end)"
     elif kind == "indirect":
-        if len(DOUBLE_MARKS.findall(s)) >= 2:
+        quoted = QUOTED.findall(s)
+        # Quoted names (a campaign's title, a nickname) are not speech; quoted speech is.
+        if any(not _is_title(q) for q in quoted):
             return "indirect quote contains quoted words (mixed?)"
     elif kind == "mixed":
         if not DOUBLE_MARKS.search(s) and "‘" not in s:
@@ -124,6 +136,8 @@ def hard_cases(doc: Document) -> Counter:
         if q.cue is not None:
             if q.cue.text.lower() == "according to":
                 c["'according to'"] += 1
+            if q.cue.text.lower().split()[-1] in NOMINAL_CUES:
+                c["nominal cue (statement, warning, ...)"] += 1
             if cue_uses[(q.cue.start, q.cue.end)] > 1:
                 c["quote split or continued (shares its cue)"] += 1
         if q.kind == "mixed":
@@ -147,3 +161,21 @@ def corpus_stats(docs_by_file: dict[str, list[Document]]) -> dict:
             "hard_cases": dict(sorted(cases.items())),
         }
     return out
+
+
+def stats_markdown(stats: dict) -> str:
+    """The data card's tables: counts per split, per entity label, per quote kind, per hard case."""
+    splits = list(stats)
+    rows = [("documents", lambda s: s["documents"]), ("words", lambda s: s["words"]),
+            ("entity mentions", lambda s: s["entity_mentions"])]
+    labels = sorted({l for s in stats.values() for l in s["entities"]})
+    rows += [(f"  {l}", lambda s, l=l: s["entities"].get(l, 0)) for l in labels]
+    rows.append(("quotes", lambda s: s["quotes"]))
+    rows += [(f"  {k}", lambda s, k=k: s["quote_kinds"].get(k, 0)) for k in ("direct", "indirect", "mixed")]
+    cases = sorted({c for s in stats.values() for c in s["hard_cases"]})
+    rows += [(f"  {c}", lambda s, c=c: s["hard_cases"].get(c, 0)) for c in cases]
+    out = ["| | " + " | ".join(splits) + " | total |", "|---|" + "---:|" * (len(splits) + 1)]
+    for name, get in rows:
+        values = [get(stats[s]) for s in splits]
+        out.append(f"| {name} | " + " | ".join(f"{v:,}" for v in values) + f" | {sum(values):,} |")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,50 @@
+"""data/newswire: reproducible from its markup, clean under the validator, and as large
+and as hard as its data card says."""
+from pathlib import Path
+
+import pytest
+
+from newstag.datacheck import check_files, corpus_stats
+from newstag.document import read_jsonl
+from newstag.markup import build_corpus
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "newswire"
+SPLITS = [str(DATA / f"{s}.jsonl") for s in ("train", "dev", "test")]
+
+
+@pytest.fixture(scope="module")
+def checked():
+    return check_files(SPLITS, ["PER", "ORG", "LOC", "MISC"])
+
+
+def test_the_committed_splits_are_what_the_markup_builds(tmp_path):
+    built = build_corpus(DATA / "src", tmp_path)
+    for split, docs in built.items():
+        assert read_jsonl(DATA / f"{split}.jsonl") == docs, f"{split}.jsonl is stale: run `newstag data build`"
+
+
+def test_the_validator_finds_nothing(checked):
+    problems, _ = checked
+    assert problems == []
+
+
+def test_the_corpus_is_as_large_and_as_hard_as_promised(checked):
+    _, docs_by_file = checked
+    stats = corpus_stats(docs_by_file).values()
+    total = lambda key: sum(s[key] for s in stats)  # noqa: E731
+    case = lambda name: sum(s["hard_cases"].get(name, 0) for s in stats)  # noqa: E731
+    assert total("documents") >= 300
+    assert total("entity_mentions") >= 8000
+    assert total("quotes") >= 1500
+    not_direct = sum(s["quote_kinds"].get("indirect", 0) + s["quote_kinds"].get("mixed", 0) for s in stats)
+    assert not_direct >= 0.4 * total("quotes")
+    assert case("speaker outside the quote's sentence") >= 200
+    assert case("pronoun or description speaker") >= 100
+
+
+def test_splits_are_about_80_10_10_and_share_no_topic_gaps(checked):
+    _, docs_by_file = checked
+    sizes = [len(docs_by_file[p]) for p in SPLITS]
+    assert 0.75 <= sizes[0] / sum(sizes) <= 0.85
+    topics = [{d.meta["topic"] for d in docs_by_file[p]} for p in SPLITS]
+    assert topics[1] == topics[2] == topics[0], "every topic is in every split"
