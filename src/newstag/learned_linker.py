@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
@@ -73,6 +73,7 @@ class Context:
     paragraphs: list[int]  # start offsets of paragraphs
     cues: list[SpanPred]
     quotes: list[LinkedQuote]
+    cache: dict = field(default_factory=dict)  # per-span answers, asked for many quotes
 
     @classmethod
     def of(cls, text, cues, quotes):
@@ -85,6 +86,12 @@ class Context:
         return bisect.bisect_right(self.paragraphs, offset) - 1
 
     def cue_next_to(self, span: SpanPred) -> bool:
+        key = ("cue", span.start, span.end)
+        if key not in self.cache:
+            self.cache[key] = self._cue_next_to(span)
+        return self.cache[key]
+
+    def _cue_next_to(self, span: SpanPred) -> bool:
         for c in self.cues:
             gap = self.text[span.end:c.start] if c.start >= span.end else self.text[c.end:span.start]
             if (c.start >= span.end or c.end <= span.start) and len(gap) <= 25 and "\n" not in gap and \
@@ -93,7 +100,10 @@ class Context:
         return False
 
     def inside_quote(self, span: SpanPred) -> bool:
-        return any(q.start <= span.start and span.end <= q.end for q in self.quotes)
+        key = ("quote", span.start, span.end)
+        if key not in self.cache:
+            self.cache[key] = any(q.start <= span.start and span.end <= q.end for q in self.quotes)
+        return self.cache[key]
 
 
 SPEAKER_FEATURES = 45
@@ -103,8 +113,11 @@ RESOLVE_FEATURES = 30
 def speaker_features(ctx: Context, q: LinkedQuote, c: Optional[SpanPred], previous_speaker: Optional[SpanPred],
                      is_speaker_span: bool, has_name: bool) -> list[float]:
     q_first, q_last = ctx.sents.index(q.start), ctx.sents.index(max(q.end - 1, q.start))
-    own_cue = any(q_first <= ctx.sents.index(cu.start) <= q_last and not (q.start <= cu.start < q.end) for cu in ctx.cues)
-    quote_part = [float(q.kind == "direct"), float(q.kind == "indirect"), float(q.kind == "mixed"), float(own_cue),
+    key = ("own cue", q.start, q.end)
+    if key not in ctx.cache:
+        ctx.cache[key] = any(q_first <= ctx.sents.index(cu.start) <= q_last and not (q.start <= cu.start < q.end)
+                             for cu in ctx.cues)
+    quote_part = [float(q.kind == "direct"), float(q.kind == "indirect"), float(q.kind == "mixed"), float(ctx.cache[key]),
                   float(ctx.paragraph(q.start) != ctx.paragraph(max(q.start - 1, 0)) or q.start == 0),
                   float(previous_speaker is not None)]
     if c is None:
