@@ -244,7 +244,7 @@ class LearnedLinker(nn.Module):
         return min(near, key=lambda c: max(c.start - q.end, q.start - c.end, 0), default=None)
 
     # ---- training -----------------------------------------------------------------
-    def fit(self, docs, epochs: int = 40, lr: float = 3e-3, seed: int = 13, log=None) -> dict:
+    def fit(self, docs, epochs: int = 20, lr: float = 3e-3, seed: int = 13, log=None) -> dict:
         """Learn both scorers from gold documents (gold spans, gold links)."""
         torch.manual_seed(seed)
         speaker_groups, resolve_groups = [], []
@@ -276,30 +276,38 @@ class LearnedLinker(nn.Module):
         return linker.eval()
 
 
-def train_scorer(scorer: Scorer, groups, epochs: int, lr: float, batch_size: int = 64) -> float:
-    """Softmax over each group's candidates; the loss is -log P(any correct candidate)."""
-    width = max(len(rows) for rows, _ in groups)
-    n_feat = len(groups[0][0][0])
-    x = torch.zeros(len(groups), width, n_feat)
-    valid = torch.zeros(len(groups), width, dtype=torch.bool)
-    positive = torch.zeros(len(groups), width, dtype=torch.bool)
-    for g, (rows, pos) in enumerate(groups):
-        x[g, :len(rows)] = torch.tensor(rows)
-        valid[g, :len(rows)] = True
-        positive[g, pos] = True
+def train_scorer(scorer: Scorer, groups, epochs: int, lr: float, batch_size: int = 128) -> float:
+    """Softmax over each group's candidates; the loss is -log P(any correct candidate).
+
+    Groups of similar size are batched together, each batch padded to its own widest group.
+    """
+    order = sorted(range(len(groups)), key=lambda g: len(groups[g][0]))
+    batches = []
+    for i in range(0, len(order), batch_size):
+        chunk = [groups[g] for g in order[i:i + batch_size]]
+        width = max(len(rows) for rows, _ in chunk)
+        x = torch.zeros(len(chunk), width, len(chunk[0][0][0]))
+        valid = torch.zeros(len(chunk), width, dtype=torch.bool)
+        positive = torch.zeros(len(chunk), width, dtype=torch.bool)
+        for g, (rows, pos) in enumerate(chunk):
+            x[g, :len(rows)] = torch.tensor(rows)
+            valid[g, :len(rows)] = True
+            positive[g, pos] = True
+        batches.append((x, valid, positive))
     optimizer = torch.optim.Adam(scorer.parameters(), lr=lr, weight_decay=1e-4)
     scorer.train()
     for _ in range(epochs):
         total = 0.0
-        for idx in torch.randperm(len(groups)).split(batch_size):
-            scores = scorer(x[idx])
-            all_ = torch.logsumexp(scores.masked_fill(~valid[idx], -1e9), -1)
-            right = torch.logsumexp(scores.masked_fill(~positive[idx], -1e9), -1)
+        for b in torch.randperm(len(batches)).tolist():
+            x, valid, positive = batches[b]
+            scores = scorer(x)
+            all_ = torch.logsumexp(scores.masked_fill(~valid, -1e9), -1)
+            right = torch.logsumexp(scores.masked_fill(~positive, -1e9), -1)
             loss = (all_ - right).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
+            total += loss.item() * len(x)
     scorer.eval()
     return total / len(groups)
 
