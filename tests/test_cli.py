@@ -71,3 +71,17 @@ def test_data_check_finds_problems(tmp_path, gold_docs):
     assert "unknown label 'PERSON'" in result.stdout
     assert "indirect quote contains quoted words" in result.stdout
     assert "same text as" in result.stdout
+
+
+def test_fit_linker_stores_a_learned_linker_in_a_model(tmp_path, tiny_model, corpus_files):
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    (model / "linker.safetensors").unlink(missing_ok=True)
+    result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert (model / "linker.safetensors").is_file()
+    assert json.loads((model / "config.json").read_text())["linker"] == "learned"
+    result = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(corpus_files / "dev.jsonl"), "--linker", "rule"])
+    assert result.exit_code == 0, result.output

@@ -55,13 +55,14 @@ def evaluate(
     report: Optional[Path] = typer.Option(None, help="write report.json and report.md here"),
     batch_size: int = typer.Option(16),
     device: str = typer.Option("auto"),
+    linker: Optional[str] = typer.Option(None, help="rule or learned (default: the model's own)"),
 ):
     """Score a model on gold data: seqeval entities, quote spans, attribution."""
     from .evaluation import evaluate as score, to_markdown
     from .inference import Tagger
 
     gold = _load_gold(data, data_format)
-    tagger = Tagger.load(model, device=device)
+    tagger = Tagger.load(model, device=device, linker=linker)
     preds = list(tagger.pipe(gold, batch_size=batch_size))
     result = score(gold, preds)
     result["model"], result["data"] = str(model), str(data)
@@ -134,6 +135,7 @@ def predict(
     input_format: str = typer.Option("auto", help="auto (by extension), text or jsonl"),
     batch_size: int = typer.Option(8),
     device: str = typer.Option("auto"),
+    linker: Optional[str] = typer.Option(None, help="rule or learned (default: the model's own)"),
 ):
     """Tag articles; write the interchange JSONL, or who said what for a person to read."""
     from .inference import Tagger
@@ -141,7 +143,7 @@ def predict(
 
     if format not in ("jsonl", "pretty"):
         fail(f"--format {format!r}: use jsonl or pretty")
-    tagger = Tagger.load(model, device=device)
+    tagger = Tagger.load(model, device=device, linker=linker)
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     try:
         for doc in tagger.pipe(_read_inputs(inputs or [], input_format), batch_size=batch_size):
@@ -149,6 +151,36 @@ def predict(
     finally:
         if output:
             out.close()
+
+
+@app.command("fit-linker")
+def fit_linker(
+    model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
+    data: List[Path] = typer.Option(..., "--data", "-d", help="gold documents with quotes (JSONL)"),
+    seed: int = typer.Option(13),
+):
+    """Learn the quote → speaker linker from gold links and store it in a model directory.
+
+    The tagger is left as it is; the model then links with the learned scorer by default.
+    """
+    import json as _json
+
+    from .document import read_jsonl
+    from .learned_linker import LearnedLinker
+
+    config_path = model / "config.json"
+    if not config_path.is_file():
+        fail(f"{model}: not a newstag model directory (no config.json)")
+    docs = [d for f in data for d in read_jsonl(f)]
+    linker = LearnedLinker()
+    stats = linker.fit(docs, seed=seed)
+    if not stats["speaker_examples"]:
+        fail("no quotes in the data: nothing to learn the linker from")
+    linker.save(model)
+    config = _json.loads(config_path.read_text(encoding="utf-8"))
+    config["linker"] = "learned"
+    config_path.write_text(_json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
+    typer.echo(_json.dumps({"model": str(model), **stats}))
 
 
 @data_app.command("build")

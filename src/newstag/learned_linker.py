@@ -212,7 +212,7 @@ class LearnedLinker(nn.Module):
         names = [e for e in entities if e.label in ("PER", "ORG")]
         ordered = sorted(quotes, key=lambda q: q.start)
         ctx = Context.of(text, cues, ordered)
-        previous, spoken = None, []
+        previous, previous_cue, spoken = None, None, []
         for q in ordered:
             cands = self.speaker_candidates(ctx, q, speakers, names)
             rows = [speaker_features(ctx, q, None, previous, False, False)] + \
@@ -225,9 +225,11 @@ class LearnedLinker(nn.Module):
                 continue
             chosen, _, has_name = cands[best - 1]
             q.speaker = chosen
+            if q.cue is None and previous is chosen:  # a continued quote keeps its attribution's cue
+                q.cue = previous_cue
             q.extra["speaker_score"] = float(scores[best])
             q.speaker_entity = None if has_name else self._resolve(ctx, chosen, names, spoken)
-            previous = chosen
+            previous, previous_cue = chosen, q.cue
             spoken.append(q.speaker_entity or chosen)
         return quotes
 

@@ -9,8 +9,10 @@ The rules, in order:
 1. the nearest SPEAKER span in the quote's own sentence(s), outside the quote;
 2. a quote with no cue and no speaker in its sentence, that follows another quote
    closely, continues it and inherits its speaker;
-3. a SPEAKER span in the sentence just before ("X said at a briefing. “...”");
-4. the nearest preceding PER or ORG mention within the paragraph.
+3. a cue in the quote's sentence but no SPEAKER span: the nearest PER or ORG mention
+   before the cue in that sentence ("the Taleban, who warned that ...");
+4. a SPEAKER span in the sentence just before ("X said at a briefing. “...”");
+5. the nearest preceding PER or ORG mention within the paragraph.
 A speaker that contains no PER/ORG name is resolved to the nearest fitting name before
 it: PER for he/she/him/her, ORG for it/they/which/the company..., either otherwise.
 """
@@ -85,6 +87,8 @@ def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: l
             q.cue = q.cue or previous.cue
             previous = q
             continue
+        elif q.cue is not None and _name_before(q.cue, names, sents):
+            q.speaker = _name_before(q.cue, names, sents)
         else:
             before = [s for s in speakers if sents.index(s.start) == first - 1]
             if before:
@@ -97,6 +101,13 @@ def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: l
             q.speaker_entity = resolve(text, q.speaker, names)
         previous = q
     return quotes
+
+
+def _name_before(cue: SpanPred, names: list[SpanPred], sents: Sentences) -> Optional[SpanPred]:
+    """The nearest PER/ORG mention before a cue in its sentence ("the Taleban, who warned")."""
+    sentence = sents.index(cue.start)
+    before = [n for n in names if n.end <= cue.start and sents.index(n.start) == sentence]
+    return before[-1] if before else None
 
 
 def resolve(text: str, speaker: SpanPred, names: list[SpanPred]) -> Optional[SpanPred]:
