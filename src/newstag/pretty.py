@@ -7,11 +7,16 @@ from .document import Document
 
 
 def speaker_name(doc: Document, quote) -> str:
+    """The name a reader knows the speaker by: the resolved name, else the PER/ORG name
+    inside the speaker phrase ("Amara Diallo" in "Amara Diallo, who leads ..."), else the phrase."""
     if quote.speaker_entity is not None:
         return quote.speaker_entity.text
-    if quote.speaker is not None:
-        return quote.speaker.text
-    return "(no speaker found)"
+    if quote.speaker is None:
+        return "(no speaker found)"
+    s = quote.speaker
+    names = [e for e in doc.entities if e.label in ("PER", "ORG") and s.start <= e.start and e.end <= s.end]
+    people = [e for e in names if e.label == "PER"]
+    return (people or names)[0].text if names else s.text
 
 
 def who_said_what(doc: Document) -> str:
@@ -32,6 +37,6 @@ def who_said_what(doc: Document) -> str:
         lines.append(f"{name}:")
         for q in quotes:
             via = f" [{q.cue.text}]" if q.cue else ""
-            shown = f" (as “{q.speaker.text}”)" if q.speaker_entity is not None else ""
+            shown = f" (as “{q.speaker.text}”)" if q.speaker is not None and q.speaker.text != name else ""
             lines.append(f"  - ({q.kind}{via}{shown}) {q.text}")
     return "\n".join(lines) + "\n"
