@@ -51,3 +51,23 @@ def test_corpus_weights_set_each_corpus_share_of_an_epoch():
     order = epoch_order([100, 10], [1.0, 3.0], random.Random(0))
     counts = [sum(1 for c, _ in order if c == k) for k in (0, 1)]
     assert counts == [100, 30]
+
+
+def test_corpora_with_different_layers_train_one_model(tmp_path, corpus_files):
+    """An entities-only CoNLL file and the two-layer fixture, mixed with weights in one config."""
+    import yaml
+
+    conll = tmp_path / "ents.conll"
+    conll.write_text("-DOCSTART- O\n\nAna B-PER\nRuiz I-PER\nvisited O\nLima B-LOC\n. O\n\n"
+                     "-DOCSTART- O\n\nThe O\nUN B-ORG\nmet O\nin O\nOslo B-LOC\n. O\n")
+    config = yaml.safe_load(tiny_config(corpus_files).read_text())
+    config["train"].append({"name": "conll", "path": str(conll), "format": "conll", "weight": 2.0})
+    config["dev"].append({"name": "conll", "path": str(conll), "format": "conll"})
+    path = tmp_path / "mix.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "m"
+    summary = train(load_config(path, ["training.epochs=1"]), out, progress=False, log=lambda m: None)
+    assert set(summary["dev"]) == {"fixture", "conll"}
+    assert "entity_f1" in summary["dev"]["conll"] and "speaker_f1" not in summary["dev"]["conll"]
+    start = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert start["train_documents"] == {"fixture": 4, "conll": 2}
