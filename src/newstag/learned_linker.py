@@ -181,6 +181,10 @@ class LearnedLinker(nn.Module):
         super().__init__()
         self.speaker = Scorer(SPEAKER_FEATURES)
         self.resolver = Scorer(RESOLVE_FEATURES)
+        # Whether the training data had entity mentions to offer as candidates. A linker
+        # fitted on quotes alone (PolNeAR) never saw them, so it does not get them later:
+        # a tagger trained without entities predicts none worth choosing.
+        self.register_buffer("uses_entities", torch.tensor(1.0))
 
     # ---- candidates ---------------------------------------------------------------
     def speaker_candidates(self, ctx: Context, q: LinkedQuote, speakers, names):
@@ -209,7 +213,7 @@ class LearnedLinker(nn.Module):
         from .linking import Sentences  # noqa: F401  (same sentence model as the rule linker)
 
         self.eval()
-        names = [e for e in entities if e.label in ("PER", "ORG")]
+        names = [e for e in entities if e.label in ("PER", "ORG")] if self.uses_entities else []
         ordered = sorted(quotes, key=lambda q: q.start)
         ctx = Context.of(text, cues, ordered)
         previous, previous_cue, spoken = None, None, []
@@ -257,6 +261,7 @@ class LearnedLinker(nn.Module):
             speaker_groups += s_groups
             resolve_groups += r_groups
         stats = {"speaker_examples": len(speaker_groups), "resolve_examples": len(resolve_groups)}
+        self.uses_entities.fill_(float(any("entities" in d.layers and d.entities for d in docs)))
         for scorer, groups in ((self.speaker, speaker_groups), (self.resolver, resolve_groups)):
             if groups:
                 loss = train_scorer(scorer, groups, epochs, lr)
