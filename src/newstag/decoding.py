@@ -6,6 +6,8 @@ no training cost; a CRF layer (learned transitions) has not been measured agains
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 QUOTE_ROLES = ("DIRECT", "INDIRECT", "MIXED", "CUE", "SPEAKER")
@@ -19,6 +21,13 @@ def bio_tags(labels) -> list[str]:
     for label in labels:
         tags += [f"B-{label}", f"I-{label}"]
     return tags
+
+
+@lru_cache(maxsize=16)
+def _transition_penalties(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(-inf where a transition is forbidden, -inf where a start is) for a tag set, computed once."""
+    return (np.where(allowed_transitions(list(tags)), 0.0, -np.inf),
+            np.where(allowed_starts(list(tags)), 0.0, -np.inf))
 
 
 def allowed_transitions(tags: list[str]) -> np.ndarray:
@@ -41,8 +50,8 @@ def viterbi(log_probs: np.ndarray, tags: list[str]) -> list[int]:
     n_words, n_tags = log_probs.shape
     if n_words == 0:
         return []
-    forbidden = np.where(allowed_transitions(tags), 0.0, -np.inf)
-    score = np.where(allowed_starts(tags), log_probs[0], -np.inf)
+    forbidden, start_penalty = _transition_penalties(tuple(tags))
+    score = log_probs[0] + start_penalty
     back = np.zeros((n_words, n_tags), dtype=np.int64)
     for i in range(1, n_words):
         cand = score[:, None] + forbidden  # (from, to)

@@ -210,8 +210,6 @@ class LearnedLinker(nn.Module):
     # ---- decoding -----------------------------------------------------------------
     @torch.no_grad()
     def forward(self, text, quotes, cues, speakers, entities):
-        from .linking import Sentences  # noqa: F401  (same sentence model as the rule linker)
-
         self.eval()
         names = [e for e in entities if e.label in ("PER", "ORG")] if self.uses_entities else []
         ordered = sorted(quotes, key=lambda q: q.start)
@@ -279,7 +277,9 @@ class LearnedLinker(nn.Module):
         from safetensors.torch import load_file
 
         linker = cls()
-        linker.load_state_dict(load_file(str(directory / "linker.safetensors")))
+        state = load_file(str(directory / "linker.safetensors"))
+        state.setdefault("uses_entities", torch.tensor(1.0))  # linkers saved before the flag existed
+        linker.load_state_dict(state)
         return linker.eval()
 
 
