@@ -157,10 +157,12 @@ def quote_scores(pairs) -> dict:
             counts["found_overlap"] += overlap
             if overlap:
                 kind_confusion[(gq.kind, p.quotes[best].kind)] += 1
-                counts["attr_overlap_tp"] += right and best not in matched_pred["overlap"]
-                matched_pred["overlap"].add(best) if right else None
-            if exact and right:
-                counts["attr_exact_tp"] += best not in matched_pred["exact"]
+            # A predicted quote counts once as a true positive, however many gold quotes it matches.
+            if right and best not in matched_pred["overlap"]:
+                counts["attr_overlap_tp"] += 1
+                matched_pred["overlap"].add(best)
+            if exact and right and best not in matched_pred["exact"]:
+                counts["attr_exact_tp"] += 1
                 matched_pred["exact"].add(best)
         counts["pred_quotes"] += len(p.quotes)
     if not counts["gold_quotes"] and not counts["pred_quotes"]:

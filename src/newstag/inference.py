@@ -11,6 +11,7 @@ constrained Viterbi, so emitted spans are always well-formed.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, Union
@@ -62,7 +63,7 @@ def word_log_probs(model, tokenizer, pieces: list[WordPieces], batch_size: int, 
             if win.owned:
                 jobs.append((a, set(win.owned), window_inputs(p, win, tokenizer.cls_token_id, tokenizer.sep_token_id)))
     jobs.sort(key=lambda j: len(j[2]["input_ids"]))  # similar lengths together: less padding
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _no_autocast()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     for i in range(0, len(jobs), batch_size):
         chunk = jobs[i:i + batch_size]
         batch = pad_batch([j[2] for j in chunk], tokenizer.pad_token_id or 0, device)
@@ -76,14 +77,6 @@ def word_log_probs(model, tokenizer, pieces: list[WordPieces], batch_size: int, 
                     out[a][0][w] = ent[row, pos]
                     out[a][1][w] = quo[row, pos]
     return out
-
-
-class _no_autocast:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def decode_layer(log_probs: np.ndarray, tags: list[str]) -> list[tuple[int, int, str, float]]:

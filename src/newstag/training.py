@@ -217,7 +217,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
         record = {"event": "epoch", "epoch": epoch, "step": step, "loss": running,
                   "seconds": round(time.time() - started, 1),
                   "train_tokens_per_second": round(tokens_seen / train_seconds, 1)}
-        if dev_sets and cfg.eval_every_epoch or (dev_sets and epoch == cfg.epochs):
+        if dev_sets and (cfg.eval_every_epoch or epoch == cfg.epochs):
             reports = evaluate_corpora(model, tokenizer, dev_sets, 2 * cfg.batch_size, device, linker)
             score = sum(selection_score(r) for r in reports.values()) / len(reports)
             record |= {"dev": {n: headline(r) for n, r in reports.items()}, "selection_score": round(score, 3)}
