@@ -134,7 +134,9 @@ def speaker_features(ctx: Context, q: LinkedQuote, c: Optional[SpanPred], previo
     feats += _bucket(para_delta, [-2, -1, 0, 1])
     feats += [math.log1p(max(gap, 0)) / 8, math.log1p(between), float(is_speaker_span), float(not is_speaker_span),
               float(c.label == "PER"), float(c.label == "ORG"), float(has_name), float(ctx.cue_next_to(c)),
-              float(same_as_previous), float(ctx.inside_quote(c)), c.score]
+              float(same_as_previous), float(ctx.inside_quote(c))]
+    # The tagger's confidence is left out on purpose: the scorer is fitted on gold spans,
+    # where it is always 1, so it could not learn what a lower value means.
     feats += word_class(ctx.text[c.start:c.end])
     feats += [0.0] * (SPEAKER_FEATURES - len(feats) - len(quote_part))
     return feats + quote_part
