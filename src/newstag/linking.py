@@ -10,7 +10,7 @@ The rules, in order:
 2. a quote with no cue and no speaker in its sentence, that follows another quote
    closely, continues it and inherits its speaker;
 3. a cue in the quote's sentence but no SPEAKER span: the nearest PER or ORG mention
-   before the cue in that sentence ("the Taleban, who warned that ...");
+   before the cue in that sentence ("the dockers' union, which warned that ...");
 4. a SPEAKER span in the sentence just before ("X said at a briefing. “...”");
 5. the nearest preceding PER or ORG mention within the paragraph.
 A speaker that contains no PER/ORG name is resolved to the nearest fitting name before
@@ -104,7 +104,7 @@ def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: l
 
 
 def _name_before(cue: SpanPred, names: list[SpanPred], sents: Sentences) -> Optional[SpanPred]:
-    """The nearest PER/ORG mention before a cue in its sentence ("the Taleban, who warned")."""
+    """The nearest PER/ORG mention before a cue in its sentence ("the union, which warned")."""
     sentence = sents.index(cue.start)
     before = [n for n in names if n.end <= cue.start and sents.index(n.start) == sentence]
     return before[-1] if before else None
