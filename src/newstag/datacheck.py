@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from .document import Document, FormatError, iter_jsonl
-from .text import sentence_bounds
+from .text import Sentences
 
 OPENING = "“\"‘«„"
 CLOSING = "”\"’»"
@@ -109,16 +109,11 @@ def check_files(paths: list[str], labels) -> tuple[list[str], dict[str, list[Doc
 
 def hard_cases(doc: Document) -> Counter:
     c = Counter()
-    sentences = sentence_bounds(doc.text)
-
-    def sent(offset):
-        return max((i for i, (s, _) in enumerate(sentences) if s <= offset), default=0)
-
+    sentences = Sentences(doc.text)
     cue_uses = Counter((q.cue.start, q.cue.end) for q in doc.quotes if q.cue)
     for q in doc.quotes:
         if q.speaker is not None:
-            quote_sents = range(sent(q.start), sent(max(q.end - 1, q.start)) + 1)
-            if sent(q.speaker.start) not in quote_sents:
+            if sentences.index(q.speaker.start) not in sentences.span(q.start, q.end):
                 c["speaker outside the quote's sentence"] += 1
             if q.speaker.start > q.end:
                 c["speaker after the quote"] += 1

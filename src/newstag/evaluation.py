@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from typing import Optional
 
 from .document import Document, Quote, Span
-from .text import sentence_bounds, spans_to_bio, split_words
+from .text import Sentences, spans_to_bio, split_words
 
 
 def prf(tp: float, n_pred: float, n_gold: float) -> dict:
@@ -94,16 +94,12 @@ def same_speaker(text: str, gold: Quote, pred: Quote) -> bool:
     return gold_name is not None and gold_name == pred_name
 
 
-def speaker_position(text: str, q: Quote, sentences) -> str:
+def speaker_position(q: Quote, sentences: Sentences) -> str:
     """Where the gold speaker stands: same sentence, other sentence, or none."""
     if q.speaker is None:
         return "no speaker"
-
-    def index(offset):
-        return max(i for i, (s, _) in enumerate(sentences) if s <= offset) if sentences else 0
-
-    quote_sents = set(range(index(q.start), index(max(q.end - 1, q.start)) + 1))
-    return "same sentence" if index(q.speaker.start) in quote_sents else "other sentence"
+    same = sentences.index(q.speaker.start) in sentences.span(q.start, q.end)
+    return "same sentence" if same else "other sentence"
 
 
 def speaker_form(q: Quote) -> str:
@@ -120,7 +116,7 @@ def quote_scores(pairs) -> dict:
         if "quotes" not in g.layers:
             continue
         words = split_words(g.text)
-        sentences = sentence_bounds(g.text)
+        sentences = Sentences(g.text)
         for name, gold_spans, pred_spans in (
                 ("content", _unique(g.quotes), _unique(p.quotes)),
                 ("cue", _unique(q.cue for q in g.quotes), _unique(q.cue for q in p.quotes)),
@@ -147,7 +143,7 @@ def quote_scores(pairs) -> dict:
             exact = best is not None and (p.quotes[best].start, p.quotes[best].end) == (gq.start, gq.end)
             overlap = best is not None and best_ov >= 0.5
             right = overlap and same_speaker(g.text, gq, p.quotes[best])
-            cats = [f"position: {speaker_position(g.text, gq, sentences)}", f"speaker: {speaker_form(gq)}",
+            cats = [f"position: {speaker_position(gq, sentences)}", f"speaker: {speaker_form(gq)}",
                     f"kind: {gq.kind}"]
             for c in cats:
                 by_category[c]["gold"] += 1

@@ -20,6 +20,7 @@ beyond one encoder window, and these features carry what decides them.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .linking import LinkedQuote, Sentences, SpanPred
+from .linking import LinkedQuote, SpanPred, gold_link_inputs
+from .text import Sentences
 
 PERSONAL = {"he", "she", "him", "her", "his", "i", "me", "we", "us", "you"}
 GROUP = {"it", "they", "them", "its", "their"}
@@ -81,8 +83,6 @@ class Context:
         return cls(text, Sentences(text), starts, cues, quotes)
 
     def paragraph(self, offset: int) -> int:
-        import bisect
-
         return bisect.bisect_right(self.paragraphs, offset) - 1
 
     def cue_next_to(self, span: SpanPred) -> bool:
@@ -329,12 +329,9 @@ def _surname(text, span):
 def examples_of(linker: LearnedLinker, doc) -> tuple[list, list]:
     """Training groups (feature rows, indices of correct rows) from one gold document."""
     text = doc.text
-    names = [SpanPred(e.start, e.end, 1.0, e.label) for e in doc.entities if e.label in ("PER", "ORG")]
     quotes = sorted(doc.quotes, key=lambda q: q.start)
-    linked = [LinkedQuote(q.start, q.end, q.kind, 1.0) for q in quotes]
-    cues = list({(q.cue.start, q.cue.end): SpanPred(q.cue.start, q.cue.end, 1.0, "CUE") for q in quotes if q.cue}.values())
-    speakers = list({(q.speaker.start, q.speaker.end): SpanPred(q.speaker.start, q.speaker.end, 1.0, "SPEAKER")
-                     for q in quotes if q.speaker}.values())
+    linked, cues, speakers, entities = gold_link_inputs(doc)
+    names = [e for e in entities if e.label in ("PER", "ORG")]
     ctx = Context.of(text, cues, linked)
     s_groups, r_groups, previous, spoken = [], [], None, []
     for gold, q in zip(quotes, linked):

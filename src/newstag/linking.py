@@ -18,11 +18,10 @@ it: PER for he/she/him/her, ORG for it/they/which/the company..., either otherwi
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .text import sentence_bounds
+from .text import Sentences
 
 PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "i", "me", "who"}
 GROUP_WORDS = {"it", "they", "them", "which", "we", "company", "ministry", "government", "union",
@@ -48,21 +47,6 @@ class LinkedQuote:
     speaker: Optional[SpanPred] = None
     speaker_entity: Optional[SpanPred] = None
     extra: dict = field(default_factory=dict)
-
-
-class Sentences:
-    def __init__(self, text: str):
-        self.bounds = sentence_bounds(text)
-        self.starts = [b[0] for b in self.bounds]
-        self.text = text
-
-    def index(self, offset: int) -> int:
-        return max(bisect.bisect_right(self.starts, offset) - 1, 0)
-
-    def paragraph_of(self, offset: int) -> tuple[int, int]:
-        start = self.text.rfind("\n", 0, offset) + 1
-        end = self.text.find("\n", offset)
-        return start, (len(self.text) if end < 0 else end)
 
 
 def _distance(a: SpanPred | LinkedQuote, b: SpanPred) -> int:
@@ -124,6 +108,17 @@ def resolve(text: str, speaker: SpanPred, names: list[SpanPred]) -> Optional[Spa
     return after[0] if after else None
 
 
+def gold_link_inputs(doc):
+    """A document's own spans as linker inputs, links removed: (quotes in order, cues,
+    speakers, entities), each cue and speaker once however many quotes share it."""
+    quotes = [LinkedQuote(q.start, q.end, q.kind, 1.0) for q in sorted(doc.quotes, key=lambda q: q.start)]
+    cues = list({(q.cue.start, q.cue.end): SpanPred(q.cue.start, q.cue.end, 1.0, "CUE") for q in doc.quotes if q.cue}.values())
+    speakers = list({(q.speaker.start, q.speaker.end): SpanPred(q.speaker.start, q.speaker.end, 1.0, "SPEAKER")
+                     for q in doc.quotes if q.speaker}.values())
+    entities = [SpanPred(e.start, e.end, 1.0, e.label) for e in doc.entities]
+    return quotes, cues, speakers, entities
+
+
 def relink(doc, linker=link):
     """A copy of ``doc`` whose quotes are linked afresh from its own spans (links removed).
 
@@ -131,11 +126,8 @@ def relink(doc, linker=link):
     """
     from .document import Document, Quote, Span
 
-    quotes = [LinkedQuote(q.start, q.end, q.kind, 1.0) for q in doc.quotes]
-    cues = list({(q.cue.start, q.cue.end): SpanPred(q.cue.start, q.cue.end, 1.0, "CUE") for q in doc.quotes if q.cue}.values())
-    speakers = list({(q.speaker.start, q.speaker.end): SpanPred(q.speaker.start, q.speaker.end, 1.0, "SPEAKER")
-                     for q in doc.quotes if q.speaker}.values())
-    linker(doc.text, quotes, cues, speakers, [SpanPred(e.start, e.end, 1.0, e.label) for e in doc.entities])
+    quotes, cues, speakers, entities = gold_link_inputs(doc)
+    linker(doc.text, quotes, cues, speakers, entities)
     span = lambda p: None if p is None else Span(start=p.start, end=p.end)  # noqa: E731
     return Document(id=doc.id, text=doc.text, layers=doc.layers, entities=doc.entities, meta=doc.meta,
                     quotes=[Quote(start=q.start, end=q.end, kind=q.kind, cue=span(q.cue), speaker=span(q.speaker),

@@ -7,6 +7,7 @@ boundaries fall between words.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Iterable, Sequence
 
@@ -81,6 +82,27 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     return bounds
 
 
+class Sentences:
+    """Sentence and paragraph lookup by character offset (bisect over sentence starts)."""
+
+    def __init__(self, text: str):
+        self.bounds = sentence_bounds(text)
+        self.starts = [b[0] for b in self.bounds]
+        self.text = text
+
+    def index(self, offset: int) -> int:
+        return max(bisect.bisect_right(self.starts, offset) - 1, 0)
+
+    def span(self, start: int, end: int) -> range:
+        """Indices of the sentences a span [start, end) touches."""
+        return range(self.index(start), self.index(max(end - 1, start)) + 1)
+
+    def paragraph_of(self, offset: int) -> tuple[int, int]:
+        start = self.text.rfind("\n", 0, offset) + 1
+        end = self.text.find("\n", offset)
+        return start, (len(self.text) if end < 0 else end)
+
+
 def spans_to_bio(words: Sequence[tuple[int, int]], spans: Iterable[tuple[int, int, str]]) -> list[str]:
     """BIO tags over words; a word belongs to a span when it overlaps it.
 
@@ -88,8 +110,6 @@ def spans_to_bio(words: Sequence[tuple[int, int]], spans: Iterable[tuple[int, in
     words (spans within one layer do not cross in valid data).
     """
     tags = ["O"] * len(words)
-    import bisect
-
     starts = [w[0] for w in words]
     for s, e, label in sorted(spans):
         i = max(bisect.bisect_right(starts, s) - 1, 0)
