@@ -85,3 +85,11 @@ def test_fit_linker_stores_a_learned_linker_in_a_model(tmp_path, tiny_model, cor
     assert json.loads((model / "config.json").read_text())["linker"] == "learned"
     result = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(corpus_files / "dev.jsonl"), "--linker", "rule"])
     assert result.exit_code == 0, result.output
+
+    result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
+                                 "--spans", "predicted", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["speaker_spans"] == "predicted"
+    result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
+                                 "--spans", "both"])
+    assert result.exit_code != 0 and "gold or predicted" in result.output

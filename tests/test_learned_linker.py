@@ -37,3 +37,59 @@ def test_the_trained_linker_is_saved_and_loaded_with_the_model(tmp_path, corpus_
     doc = tagger("“We stay,” said Ana Ruiz. She added that talks would go on.")
     for _, span in doc.spans():
         assert doc.text[span.start:span.end] == span.text
+
+
+def tagger_spans_of(doc, shift_speakers=0, spurious_quote=None):
+    """What a tagger might find in a gold document: its spans, speakers cut short by
+    ``shift_speakers`` characters at the start, optionally one quote that is not in gold."""
+    from newstag.inference import RawSpans
+    from newstag.linking import LinkedQuote, SpanPred, gold_link_inputs
+
+    quotes, cues, speakers, entities = gold_link_inputs(doc)
+    for q in quotes:
+        q.score = 0.9
+    speakers = [SpanPred(s.start + shift_speakers, s.end, 0.8, "SPEAKER") for s in speakers]
+    if spurious_quote:
+        quotes.append(LinkedQuote(*spurious_quote, "indirect", 0.6))
+    return RawSpans(quotes, cues, speakers, entities)
+
+
+def test_on_predicted_spans_a_candidate_that_overlaps_the_gold_speaker_is_right(gold_docs):
+    from newstag.learned_linker import examples_from_predictions
+
+    doc = gold_docs[0]  # t1: "union leader Inés Ñáñez" told reporters ...
+    spurious = (doc.text.index("Valparaíso"), doc.text.index("Valparaíso") + 10)
+    found = tagger_spans_of(doc, shift_speakers=2, spurious_quote=spurious)
+    linker = LearnedLinker()
+    groups = examples_from_predictions(linker, doc, found)
+    # One group per predicted quote that finds a gold quote; the spurious one teaches nothing.
+    assert len(groups) == len(doc.quotes)
+    for rows, positive in groups:
+        assert positive and 0 not in positive  # every gold quote here has a speaker, found though cut short
+
+
+def test_a_linker_fitted_on_predicted_spans_learns_the_tagger_confidence(gold_docs):
+    import pytest
+    import torch
+
+    linker = LearnedLinker()
+    stats = linker.fit(gold_docs, predicted=[tagger_spans_of(d, shift_speakers=1) for d in gold_docs], epochs=50)
+    assert stats["speaker_spans"] == "predicted" and stats["speaker_examples"] == sum(len(d.quotes) for d in gold_docs)
+    assert bool(linker.uses_scores)
+    assert not bool(LearnedLinker().uses_scores)  # fitted on gold spans, the confidence is not used
+    with pytest.raises(ValueError, match="2 predictions for 4 documents"):
+        LearnedLinker().fit(gold_docs, predicted=[tagger_spans_of(d) for d in gold_docs[:2]])
+    assert torch.equal(linker.state_dict()["uses_scores"], torch.tensor(1.0))
+
+
+def test_training_can_refit_the_linker_on_the_taggers_own_spans(tmp_path, corpus_files):
+    from newstag.config import load_config
+    from newstag.training import train
+
+    out = tmp_path / "m"
+    messages = []
+    train(load_config(tiny_config(corpus_files, epochs=1), ["model.linker_spans=predicted"]), out, progress=False,
+          log=messages.append)
+    assert any("fitted on predicted spans" in m for m in messages)
+    assert bool(LearnedLinker.load(out).uses_scores)
+    assert (out / "dev_report.json").is_file()

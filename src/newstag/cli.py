@@ -157,6 +157,9 @@ def predict(
 def fit_linker(
     model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
     data: List[Path] = typer.Option(..., "--data", "-d", help="gold documents with quotes (JSONL)"),
+    spans: str = typer.Option("gold", help="fit on the gold spans, or on the model's own predicted spans of the "
+                                           "documents (best on documents the tagger was not trained on)"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda (for --spans predicted)"),
     seed: int = typer.Option(13),
 ):
     """Learn the quote → speaker linker from gold links and store it in a model directory.
@@ -171,9 +174,16 @@ def fit_linker(
     config_path = model / "config.json"
     if not config_path.is_file():
         fail(f"{model}: not a newstag model directory (no config.json)")
-    docs = [d for f in data for d in read_jsonl(f)]
+    if spans not in ("gold", "predicted"):
+        fail(f"--spans {spans!r}: gold or predicted")
+    docs = [d for f in data for d in read_jsonl(f) if "quotes" in d.layers]
+    predicted = None
+    if spans == "predicted":
+        from .inference import Tagger
+
+        predicted = Tagger.load(model, device=device, linker="rule").spans(docs)
     linker = LearnedLinker()
-    stats = linker.fit(docs, seed=seed)
+    stats = linker.fit(docs, predicted=predicted, seed=seed)
     if not stats["speaker_examples"]:
         fail("no quotes in the data: nothing to learn the linker from")
     linker.save(model)

@@ -44,6 +44,9 @@ class ModelConfig(Strict):
     max_length: int = Field(256, ge=16, description="subword tokens per window, special tokens included")
     stride: int = Field(64, ge=0, description="subword tokens shared by consecutive windows")
     linker: Literal["rule", "learned"] = Field("learned", description="quote → speaker linking: learned scorer or rules")
+    linker_spans: Literal["gold", "predicted"] = Field(
+        "gold", description="what the learned linker is fitted on: the gold spans of the train corpora, or the "
+                            "trained tagger's own spans of them (refitted after training), as it meets them later")
 
 
 class TrainingConfig(Strict):

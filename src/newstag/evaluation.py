@@ -85,13 +85,46 @@ def _surname(text: str, span: Optional[Span]) -> Optional[str]:
 def same_speaker(text: str, gold: Quote, pred: Quote) -> bool:
     if gold.speaker is None:
         return pred.speaker is None
-    gold_ids = [gold.speaker, gold.speaker_entity]
-    pred_ids = [pred.speaker, pred.speaker_entity]
-    if any(_overlaps(g, p) for g in gold_ids for p in pred_ids):
+    return names_gold_speaker(text, gold, [pred.speaker, pred.speaker_entity])
+
+
+def names_gold_speaker(text: str, gold: Quote, mentions) -> bool:
+    """Whether ``mentions`` (a speaker and the name it resolves to; None where absent)
+    are the gold quote's speaker: they overlap its speaker or that speaker's name, or
+    share its surname. Spans need only ``start`` and ``end``."""
+    if gold.speaker is None:
+        return False
+    if any(_overlaps(g, p) for g in (gold.speaker, gold.speaker_entity) for p in mentions):
         return True
     gold_name = _surname(text, gold.speaker_entity or gold.speaker)
-    pred_name = _surname(text, pred.speaker_entity or pred.speaker)
-    return gold_name is not None and gold_name == pred_name
+    named = [m for m in mentions if m is not None]
+    return gold_name is not None and bool(named) and _surname(text, named[-1]) == gold_name
+
+
+def best_match(words, gold: Quote, pred_word_sets: list[set[int]]) -> tuple[Optional[int], float]:
+    """The predicted quote sharing most words with ``gold`` (as the share of the longer
+    of the two), and that share; (None, 0.0) when none shares a word."""
+    g_words = _word_set(words, [(gold.start, gold.end)])
+    best, best_ov = None, 0.0
+    for i, pws in enumerate(pred_word_sets):
+        shared = len(g_words & pws)
+        ov = min(shared / max(len(g_words), 1), shared / max(len(pws), 1))
+        if ov > best_ov:
+            best, best_ov = i, ov
+    return best, best_ov
+
+
+def matched_quotes(text: str, gold: list[Quote], pred_spans) -> dict[int, Quote]:
+    """Predicted quote index → the gold quote it finds (≥ 50 % word overlap), each
+    predicted quote used once, as attribution scoring counts them."""
+    words = split_words(text)
+    pred_sets = [_word_set(words, [(p.start, p.end)]) for p in pred_spans]
+    out = {}
+    for gq in gold:
+        best, ov = best_match(words, gq, pred_sets)
+        if best is not None and ov >= 0.5 and best not in out:
+            out[best] = gq
+    return out
 
 
 def speaker_position(q: Quote, sentences: Sentences) -> str:
@@ -130,16 +163,10 @@ def quote_scores(pairs) -> dict:
         counts["tok_gold"] += len(gw)
         counts["tok_pred"] += len(pw)
 
-        pred_words = [(q, _word_set(words, [(q.start, q.end)])) for q in p.quotes]
+        pred_sets = [_word_set(words, [(q.start, q.end)]) for q in p.quotes]
         matched_pred = {"exact": set(), "overlap": set()}
         for gq in g.quotes:
-            g_words = _word_set(words, [(gq.start, gq.end)])
-            best, best_ov = None, 0.0
-            for i, (pq, pws) in enumerate(pred_words):
-                shared = len(g_words & pws)
-                ov = min(shared / max(len(g_words), 1), shared / max(len(pws), 1))
-                if ov > best_ov:
-                    best, best_ov = i, ov
+            best, best_ov = best_match(words, gq, pred_sets)
             exact = best is not None and (p.quotes[best].start, p.quotes[best].end) == (gq.start, gq.end)
             overlap = best is not None and best_ov >= 0.5
             right = overlap and same_speaker(g.text, gq, p.quotes[best])

@@ -12,6 +12,7 @@ constrained Viterbi, so emitted spans are always well-formed.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, Union
@@ -86,36 +87,55 @@ def decode_layer(log_probs: np.ndarray, tags: list[str]) -> list[tuple[int, int,
     return [(a, b, label, float(probs[a:b].mean())) for a, b, label in bio_to_spans([tags[i] for i in path])]
 
 
-def build_document(doc: Document, pieces: WordPieces, ent_lp, quote_lp, model, linker=link) -> Document:
+@dataclass
+class RawSpans:
+    """What the tagger found in one article, before linking: the linker's inputs."""
+    quotes: list[LinkedQuote]
+    cues: list[SpanPred]
+    speakers: list[SpanPred]
+    entities: list[SpanPred]
+
+
+def decode_spans(pieces: WordPieces, ent_lp, quote_lp, model) -> RawSpans:
     words = pieces.words
     entities = [SpanPred(words[a][0], words[b - 1][1], score, label)
                 for a, b, label, score in decode_layer(ent_lp, model.entity_tags)]
-    quotes, cues, speakers = [], [], []
+    found = RawSpans([], [], [], entities)
     for a, b, role, score in decode_layer(quote_lp, model.quote_tags):
         start, end = words[a][0], words[b - 1][1]
         if role in KIND_OF_ROLE:
-            quotes.append(LinkedQuote(start, end, KIND_OF_ROLE[role], score))
+            found.quotes.append(LinkedQuote(start, end, KIND_OF_ROLE[role], score))
         elif role == "CUE":
-            cues.append(SpanPred(start, end, score, role))
+            found.cues.append(SpanPred(start, end, score, role))
         else:
-            speakers.append(SpanPred(start, end, score, role))
-    linker(doc.text, quotes, cues, speakers, entities)
+            found.speakers.append(SpanPred(start, end, score, role))
+    return found
+
+
+def build_document(doc: Document, found: RawSpans, linker=link) -> Document:
+    linker(doc.text, found.quotes, found.cues, found.speakers, found.entities)
 
     def span(p):
         return None if p is None else Span(start=p.start, end=p.end)
 
     return Document(
         id=doc.id, text=doc.text, meta=doc.meta, layers=["entities", "quotes"],
-        entities=[Entity(start=e.start, end=e.end, label=e.label, score=round(e.score, 4)) for e in entities],
+        entities=[Entity(start=e.start, end=e.end, label=e.label, score=round(e.score, 4)) for e in found.entities],
         quotes=[Quote(start=q.start, end=q.end, kind=q.kind, score=round(q.score, 4), cue=span(q.cue),
-                      speaker=span(q.speaker), speaker_entity=span(q.speaker_entity)) for q in quotes],
+                      speaker=span(q.speaker), speaker_entity=span(q.speaker_entity)) for q in found.quotes],
     )
 
 
-def predict_documents(model, tokenizer, docs: list[Document], batch_size: int, device, linker=link) -> list[Document]:
+def tag_documents(model, tokenizer, docs: list[Document], batch_size: int, device) -> list[RawSpans]:
+    """The tagger's spans for each document, not yet linked."""
     pieces = [to_pieces(tokenizer, d.text) for d in docs]
     scores = word_log_probs(model, tokenizer, pieces, batch_size, device)
-    return [build_document(d, p, e, q, model, linker) for d, p, (e, q) in zip(docs, pieces, scores)]
+    return [decode_spans(p, e, q, model) for p, (e, q) in zip(pieces, scores)]
+
+
+def predict_documents(model, tokenizer, docs: list[Document], batch_size: int, device, linker=link) -> list[Document]:
+    found = tag_documents(model, tokenizer, docs, batch_size, device)
+    return [build_document(d, f, linker) for d, f in zip(docs, found)]
 
 
 def load_linker(name: str, directory=None):
@@ -151,6 +171,13 @@ class Tagger:
 
     def __call__(self, text: Union[str, Document], doc_id: str = "doc") -> Document:
         return next(self.pipe([text], batch_size=1, ids=[doc_id]))
+
+    def spans(self, docs: list[Document], batch_size: int = 8) -> list[RawSpans]:
+        """The tagger's own spans (quotes, cues, speakers, entities), before linking."""
+        out = []
+        for i in range(0, len(docs), batch_size):
+            out += tag_documents(self.model, self.tokenizer, docs[i:i + batch_size], 2 * batch_size, self.device)
+        return out
 
     def pipe(self, items: Iterable[Union[str, Document]], batch_size: int = 8, ids=None) -> Iterator[Document]:
         """Documents in input order; articles are batched ``batch_size`` at a time."""

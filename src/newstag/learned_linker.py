@@ -75,12 +75,13 @@ class Context:
     paragraphs: list[int]  # start offsets of paragraphs
     cues: list[SpanPred]
     quotes: list[LinkedQuote]
+    use_scores: bool = False
     cache: dict = field(default_factory=dict)  # per-span answers, asked for many quotes
 
     @classmethod
-    def of(cls, text, cues, quotes):
+    def of(cls, text, cues, quotes, use_scores=False):
         starts = [0] + [m.end() for m in re.finditer(r"\n\s*", text)]
-        return cls(text, Sentences(text), starts, cues, quotes)
+        return cls(text, Sentences(text), starts, cues, quotes, use_scores)
 
     def paragraph(self, offset: int) -> int:
         return bisect.bisect_right(self.paragraphs, offset) - 1
@@ -107,11 +108,34 @@ class Context:
 
 
 SPEAKER_FEATURES = 45
+
+
+def cue_side(ctx: "Context", q: LinkedQuote, c: SpanPred) -> list[float]:
+    """Whether the quote has a cue, and the candidate stands before it (the subject in
+    "X told Y that ...") or after it (the addressee, or "said X")."""
+    cue = own_cue(ctx, q)
+    if cue is None:
+        return [0.0, 0.0, 0.0]
+    return [1.0, float(c.end <= cue.start), float(c.start >= cue.end)]
+
+
+def _gap(a, b) -> int:
+    """Characters between two spans (0 when they touch or overlap)."""
+    return max(b.start - a.end, a.start - b.end, 0)
+
+
+def own_cue(ctx: "Context", q: LinkedQuote) -> Optional[SpanPred]:
+    """The cue nearest the quote within its own sentence(s), outside the quote."""
+    first, last = ctx.sents.index(q.start), ctx.sents.index(max(q.end - 1, q.start))
+    near = [c for c in ctx.cues if first <= ctx.sents.index(c.start) <= last and not (q.start <= c.start < q.end)]
+    return min(near, key=lambda c: _gap(c, q), default=None)
+
 RESOLVE_FEATURES = 30
 
 
 def speaker_features(ctx: Context, q: LinkedQuote, c: Optional[SpanPred], previous_speaker: Optional[SpanPred],
                      is_speaker_span: bool, has_name: bool) -> list[float]:
+    """Features of one (quote, candidate) pair; ``c`` None is the "no speaker" option."""
     q_first, q_last = ctx.sents.index(q.start), ctx.sents.index(max(q.end - 1, q.start))
     key = ("own cue", q.start, q.end)
     if key not in ctx.cache:
@@ -135,9 +159,10 @@ def speaker_features(ctx: Context, q: LinkedQuote, c: Optional[SpanPred], previo
     feats += [math.log1p(max(gap, 0)) / 8, math.log1p(between), float(is_speaker_span), float(not is_speaker_span),
               float(c.label == "PER"), float(c.label == "ORG"), float(has_name), float(ctx.cue_next_to(c)),
               float(same_as_previous), float(ctx.inside_quote(c))]
-    # The tagger's confidence is left out on purpose: the scorer is fitted on gold spans,
-    # where it is always 1, so it could not learn what a lower value means.
     feats += word_class(ctx.text[c.start:c.end])
+    # The tagger's confidence in the candidate counts only for a scorer fitted on predicted
+    # spans: on gold spans it is always 1, and nothing could be learned of lower values.
+    feats += cue_side(ctx, q, c) + [c.score if ctx.use_scores else 0.0]
     feats += [0.0] * (SPEAKER_FEATURES - len(feats) - len(quote_part))
     return feats + quote_part
 
@@ -187,6 +212,9 @@ class LearnedLinker(nn.Module):
         # fitted on quotes alone (PolNeAR) never saw them, so it does not get them later:
         # a tagger trained without entities predicts none worth choosing.
         self.register_buffer("uses_entities", torch.tensor(1.0))
+        # Whether the speaker scorer was fitted on the tagger's predicted spans, and so
+        # learned what the tagger's confidence in a candidate is worth.
+        self.register_buffer("uses_scores", torch.tensor(0.0))
 
     # ---- candidates ---------------------------------------------------------------
     def speaker_candidates(self, ctx: Context, q: LinkedQuote, speakers, names):
@@ -203,6 +231,13 @@ class LearnedLinker(nn.Module):
                 out.append((n, False, True))
         return out
 
+    def candidate_rows(self, ctx: Context, q: LinkedQuote, speakers, names, previous):
+        """The quote's candidates and their feature rows; row 0 is "no speaker"."""
+        cands = self.speaker_candidates(ctx, q, speakers, names)
+        rows = [speaker_features(ctx, q, None, previous, False, False)] + \
+               [speaker_features(ctx, q, c, previous, is_sp, has_name) for c, is_sp, has_name in cands]
+        return cands, rows
+
     def resolve_candidates(self, ctx: Context, s: SpanPred, names):
         sent = ctx.sents.index(s.start)
         before = [n for n in names if n.end <= s.start][-40:]
@@ -215,15 +250,13 @@ class LearnedLinker(nn.Module):
         self.eval()
         names = [e for e in entities if e.label in ("PER", "ORG")] if self.uses_entities else []
         ordered = sorted(quotes, key=lambda q: q.start)
-        ctx = Context.of(text, cues, ordered)
+        ctx = Context.of(text, cues, ordered, use_scores=bool(self.uses_scores))
         previous, previous_cue, spoken = None, None, []
         for q in ordered:
-            cands = self.speaker_candidates(ctx, q, speakers, names)
-            rows = [speaker_features(ctx, q, None, previous, False, False)] + \
-                   [speaker_features(ctx, q, c, previous, is_sp, has_name) for c, is_sp, has_name in cands]
+            cands, rows = self.candidate_rows(ctx, q, speakers, names, previous)
             scores = torch.softmax(self.speaker(torch.tensor(rows)), 0)
             best = int(scores.argmax())
-            q.cue = self._cue_for(ctx, q)
+            q.cue = own_cue(ctx, q)
             if best == 0:
                 q.speaker = q.speaker_entity = None
                 continue
@@ -243,25 +276,33 @@ class LearnedLinker(nn.Module):
         best = int(self.resolver(torch.tensor(rows)).argmax())
         return cands[best - 1] if best else None
 
-    @staticmethod
-    def _cue_for(ctx, q):
-        first, last = ctx.sents.index(q.start), ctx.sents.index(max(q.end - 1, q.start))
-        near = [c for c in ctx.cues if first <= ctx.sents.index(c.start) <= last and not (q.start <= c.start < q.end)]
-        return min(near, key=lambda c: max(c.start - q.end, q.start - c.end, 0), default=None)
-
     # ---- training -----------------------------------------------------------------
-    def fit(self, docs, epochs: int = 20, lr: float = 3e-3, seed: int = 13, log=None) -> dict:
-        """Learn both scorers from gold documents (gold spans, gold links)."""
+    def fit(self, docs, predicted=None, epochs: int = 20, lr: float = 3e-3, seed: int = 13, log=None) -> dict:
+        """Learn both scorers from gold documents.
+
+        ``predicted``: optionally, the tagger's spans for the same documents
+        (``inference.RawSpans``, as ``Tagger.spans`` gives them). The speaker scorer then
+        learns on those spans, labelled from the gold links, as it will meet them at
+        prediction time: boundaries a little off, spurious candidates, a confidence per
+        span. Use documents the tagger was not trained on. Without it, both scorers learn
+        on the gold spans.
+        """
         torch.manual_seed(seed)
+        self.uses_entities.fill_(float(any("entities" in d.layers and d.entities for d in docs)))
+        self.uses_scores.fill_(float(predicted is not None))
+        if predicted is not None and len(predicted) != len(docs):
+            raise ValueError(f"{len(predicted)} predictions for {len(docs)} documents")
         speaker_groups, resolve_groups = [], []
-        for doc in docs:
+        for i, doc in enumerate(docs):
             if "quotes" not in doc.layers:
                 continue
             s_groups, r_groups = examples_of(self, doc)
+            if predicted is not None:
+                s_groups = examples_from_predictions(self, doc, predicted[i])
             speaker_groups += s_groups
             resolve_groups += r_groups
-        stats = {"speaker_examples": len(speaker_groups), "resolve_examples": len(resolve_groups)}
-        self.uses_entities.fill_(float(any("entities" in d.layers and d.entities for d in docs)))
+        stats = {"speaker_examples": len(speaker_groups), "resolve_examples": len(resolve_groups),
+                 "speaker_spans": "predicted" if predicted is not None else "gold"}
         for scorer, groups in ((self.speaker, speaker_groups), (self.resolver, resolve_groups)):
             if groups:
                 loss = train_scorer(scorer, groups, epochs, lr)
@@ -270,9 +311,14 @@ class LearnedLinker(nn.Module):
         return stats
 
     def save(self, directory):
+        """Write ``linker.safetensors`` into a model directory, replacing any old one whole."""
+        import os
+
         from safetensors.torch import save_file
 
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(directory / "linker.safetensors"))
+        tmp = directory / "linker.safetensors.tmp"
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        os.replace(tmp, directory / "linker.safetensors")
 
     @classmethod
     def load(cls, directory):
@@ -280,7 +326,8 @@ class LearnedLinker(nn.Module):
 
         linker = cls()
         state = load_file(str(directory / "linker.safetensors"))
-        state.setdefault("uses_entities", torch.tensor(1.0))  # linkers saved before the flag existed
+        state.setdefault("uses_entities", torch.tensor(1.0))  # linkers saved before the flags existed
+        state.setdefault("uses_scores", torch.tensor(0.0))
         linker.load_state_dict(state)
         return linker.eval()
 
@@ -335,9 +382,7 @@ def examples_of(linker: LearnedLinker, doc) -> tuple[list, list]:
     ctx = Context.of(text, cues, linked)
     s_groups, r_groups, previous, spoken = [], [], None, []
     for gold, q in zip(quotes, linked):
-        cands = linker.speaker_candidates(ctx, q, speakers, names)
-        rows = [speaker_features(ctx, q, None, previous, False, False)] + \
-               [speaker_features(ctx, q, c, previous, is_sp, has_name) for c, is_sp, has_name in cands]
+        cands, rows = linker.candidate_rows(ctx, q, speakers, names, previous)
         if gold.speaker is None:
             positive = [0]
         else:
@@ -363,3 +408,36 @@ def examples_of(linker: LearnedLinker, doc) -> tuple[list, list]:
         ent = gold.speaker_entity
         spoken.append(SpanPred(ent.start, ent.end) if ent else chosen)
     return s_groups, r_groups
+
+
+def examples_from_predictions(linker: LearnedLinker, doc, found) -> list:
+    """Speaker-scorer training groups from the tagger's spans for a gold document.
+
+    Each predicted quote that finds a gold quote (as attribution scoring matches them)
+    is one group; its right candidates are those that name the gold speaker (overlap it
+    or its name, or share the surname), or "no speaker" when the gold quote has none.
+    A quote whose speaker the tagger missed entirely teaches nothing and is left out.
+    The previous speaker is the right one (teacher forcing), as decoding would have it.
+    """
+    from .evaluation import matched_quotes, names_gold_speaker
+
+    text = doc.text
+    quotes = sorted(found.quotes, key=lambda q: q.start)
+    names = [e for e in found.entities if e.label in ("PER", "ORG")] if linker.uses_entities else []
+    gold_of = matched_quotes(text, doc.quotes, quotes)
+    ctx = Context.of(text, found.cues, quotes, use_scores=True)
+    groups, previous = [], None
+    for i, q in enumerate(quotes):
+        gold = gold_of.get(i)
+        if gold is None:  # a spurious quote: no speaker to learn, and it breaks the chain
+            previous = None
+            continue
+        cands, rows = linker.candidate_rows(ctx, q, found.speakers, names, previous)
+        if gold.speaker is None:
+            positive = [0]
+        else:
+            positive = [j + 1 for j, (c, _, _) in enumerate(cands) if names_gold_speaker(text, gold, [c])]
+        if positive:
+            groups.append((rows, positive))
+        previous = cands[positive[0] - 1][0] if positive and positive[0] else None
+    return groups

@@ -138,16 +138,34 @@ class MetricsLog:
             fh.write(json.dumps(record) + "\n")
 
 
-def fit_linker(config: RunConfig, docs: list[Document], log):
-    """The quote → speaker linker: rules, or a scorer learned from the gold links."""
+def fit_linker(config: RunConfig, docs: list[Document], log, predicted=None):
+    """The quote → speaker linker: rules, or a scorer learned from the gold links (on the
+    gold spans, or on the tagger's ``predicted`` spans of the same documents)."""
     if config.model.linker == "rule":
         return link
     from .learned_linker import LearnedLinker
 
     linker = LearnedLinker()
-    stats = linker.fit(docs, seed=config.training.seed)
-    log(f"learned linker fitted on {stats['speaker_examples']} quotes, {stats['resolve_examples']} resolutions")
+    stats = linker.fit(docs, predicted=predicted, seed=config.training.seed)
+    log(f"learned linker fitted on {stats['speaker_spans']} spans: {stats['speaker_examples']} quotes, "
+        f"{stats['resolve_examples']} resolutions")
     return linker
+
+
+def refit_linker_on_predictions(config: RunConfig, output: Path, docs: list[Document], dev_sets, batch_size, device,
+                                log):
+    """Fit the linker on the best checkpoint's own spans of the train documents, store it
+    beside the tagger, and score the dev sets again with it."""
+    from .inference import tag_documents
+    from .model import NewstagModel
+
+    model, tokenizer, _ = NewstagModel.from_pretrained(output)
+    model.to(device)
+    docs = [d for d in docs if "quotes" in d.layers]
+    predicted = tag_documents(model, tokenizer, docs, batch_size, device)
+    linker = fit_linker(config, docs, log, predicted=predicted)
+    linker.save(output)
+    return evaluate_corpora(model, tokenizer, dev_sets, batch_size, device, linker) if dev_sets else None
 
 
 def evaluate_corpora(model, tokenizer, dev: dict[str, list[Document]], batch_size, device, linker=link) -> dict:
@@ -234,6 +252,13 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
                "train_seconds": round(train_seconds, 1),
                "train_tokens_per_second": round(tokens_seen / train_seconds, 1),
                "dev": {n: headline(r) for n, r in (best_report or {}).items()}}
+    if config.model.linker == "learned" and config.model.linker_spans == "predicted":
+        refit = refit_linker_on_predictions(config, output, [d for _, docs in train_sets for d in docs], dev_sets,
+                                            2 * cfg.batch_size, device, log)
+        if refit:
+            best_report = refit
+            summary["dev"] = {n: headline(r) for n, r in refit.items()}
+            log(f"dev with the refitted linker: {summary['dev']}")
     metrics.write(event="end", **summary)
     if best_report:
         (output / "dev_report.json").write_text(json.dumps(best_report, indent=2), encoding="utf-8")
