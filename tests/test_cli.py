@@ -87,9 +87,24 @@ def test_fit_linker_stores_a_learned_linker_in_a_model(tmp_path, tiny_model, cor
     assert result.exit_code == 0, result.output
 
     result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
+                                 "--spans", "both"])
+    assert result.exit_code != 0 and "gold or predicted" in result.output
+
+def test_fit_linker_can_learn_from_the_models_own_spans(tmp_path, tiny_model, corpus_files, monkeypatch):
+    import shutil
+
+    from newstag.inference import RawSpans, Tagger
+    from test_learned_linker import tagger_spans_of
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    # A random tiny model finds no gold quote; stand in a tagger that finds them, a little off.
+    monkeypatch.setattr(Tagger, "spans", lambda self, docs: [tagger_spans_of(d, shift_speakers=1) for d in docs])
+    result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
                                  "--spans", "predicted", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["speaker_spans"] == "predicted"
+    monkeypatch.setattr(Tagger, "spans", lambda self, docs: [RawSpans([], [], [], []) for _ in docs])
     result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
-                                 "--spans", "both"])
-    assert result.exit_code != 0 and "gold or predicted" in result.output
+                                 "--spans", "predicted", "--device", "cpu"])
+    assert result.exit_code != 0 and "found none of the gold quotes" in result.output

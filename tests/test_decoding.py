@@ -44,3 +44,25 @@ def test_transitions_forbid_inside_after_other_label():
 
 def test_empty_input_decodes_to_nothing():
     assert viterbi(np.zeros((0, 3)), bio_tags(["PER"])) == []
+
+
+def test_a_transition_prior_keeps_a_two_word_cue_whole():
+    """Per-word scores that slightly prefer "also | said" as two cues; the labels seen in
+    training almost never put one cue right after another, so the prior joins them."""
+    from newstag.decoding import transition_log_probs
+
+    tags = bio_tags(["CUE"])  # O, B-CUE, I-CUE
+    also_said = np.log(np.array([[0.1, 0.8, 0.1], [0.1, 0.47, 0.43]]))
+    assert [tags[i] for i in viterbi(also_said, tags)] == ["B-CUE", "B-CUE"]
+    training = [["O", "B-CUE", "I-CUE", "O"], ["O", "B-CUE", "O"], ["B-CUE", "O", "O"]] * 5
+    prior = 0.3 * transition_log_probs(training, tags)
+    assert [tags[i] for i in viterbi(also_said, tags, prior)] == ["B-CUE", "I-CUE"]
+
+
+def test_transition_log_probs_are_smoothed_distributions():
+    from newstag.decoding import transition_log_probs
+
+    tags = bio_tags(["PER"])
+    table = transition_log_probs([["B-PER", "I-PER", "O"]], tags)
+    assert np.allclose(np.exp(table).sum(1), 1.0) and np.isfinite(table).all()
+    assert table[1, 2] > table[1, 1]  # B-PER → I-PER was seen, B-PER → B-PER was not

@@ -17,6 +17,12 @@ def test_training_lowers_the_loss_and_saves_a_loadable_model(tmp_path, corpus_fi
     assert epochs[-1]["loss"] < 0.7 * epochs[0]["loss"]
     assert summary["train_tokens_per_second"] > 0
     assert (out / "config.json").is_file() and (out / "dev_report.json").is_file()
+    # The decoding prior is counted from the training labels and travels with the model.
+    tagger = Tagger.load(out, device="cpu")
+    quote_prior = tagger.model.transition_prior("quote")
+    assert quote_prior.shape == (len(tagger.model.quote_tags),) * 2
+    b_cue, i_cue = tagger.model.quote_tags.index("B-CUE"), tagger.model.quote_tags.index("I-CUE")
+    assert quote_prior[b_cue, b_cue] < quote_prior[b_cue, i_cue] < 0
 
 
 def test_predictions_are_well_formed_on_unseen_text(tiny_model):

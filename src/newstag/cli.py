@@ -184,6 +184,8 @@ def fit_linker(
         predicted = Tagger.load(model, device=device, linker="rule").spans(docs)
     linker = LearnedLinker()
     stats = linker.fit(docs, predicted=predicted, seed=seed)
+    if not stats["speaker_examples"] and predicted is not None:
+        fail("the model found none of the gold quotes in the data: nothing to learn from its spans (try --spans gold)")
     if not stats["speaker_examples"]:
         fail("no quotes in the data: nothing to learn the linker from")
     linker.save(model)

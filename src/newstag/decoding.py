@@ -1,12 +1,16 @@
 """Tag inventories and constrained Viterbi decoding.
 
 Decoding never emits an invalid BIO sequence: ``I-X`` may only follow ``B-X`` or
-``I-X``. The softmax scores of each word are decoded under these hard constraints, at
-no training cost; a CRF layer (learned transitions) has not been measured against it yet.
+``I-X``. On top of these hard constraints, a model may carry a transition prior: the
+log-probability of each tag following each other in its training labels, added to the
+path score with a small weight. It costs no training and fixes what per-word softmax
+scores get wrong most often: a multi-word span cut in two ("also | said" as two cues),
+or a span's last word dropped. (A CRF layer would learn the same jointly; not built.)
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Optional
 
 import numpy as np
 
@@ -45,12 +49,27 @@ def allowed_starts(tags: list[str]) -> np.ndarray:
     return np.array([not t.startswith("I-") for t in tags])
 
 
-def viterbi(log_probs: np.ndarray, tags: list[str]) -> list[int]:
-    """Best tag path under the BIO constraints; ``log_probs`` is (words, tags)."""
+def transition_log_probs(sequences, tags: list[str]) -> np.ndarray:
+    """log P(next tag | tag) counted over tag sequences, add-one smoothed: (tags, tags)."""
+    index = {t: i for i, t in enumerate(tags)}
+    counts = np.ones((len(tags), len(tags)))
+    for seq in sequences:
+        for a, b in zip(seq, seq[1:]):
+            counts[index[a], index[b]] += 1
+    return np.log(counts / counts.sum(1, keepdims=True))
+
+
+def viterbi(log_probs: np.ndarray, tags: list[str], prior: Optional[np.ndarray] = None) -> list[int]:
+    """Best tag path under the BIO constraints; ``log_probs`` is (words, tags).
+
+    ``prior``: weighted transition scores (from, to) added to every step, if any.
+    """
     n_words, n_tags = log_probs.shape
     if n_words == 0:
         return []
     forbidden, start_penalty = _transition_penalties(tuple(tags))
+    if prior is not None:
+        forbidden = forbidden + prior
     score = log_probs[0] + start_penalty
     back = np.zeros((n_words, n_tags), dtype=np.int64)
     for i in range(1, n_words):

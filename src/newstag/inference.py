@@ -80,9 +80,9 @@ def word_log_probs(model, tokenizer, pieces: list[WordPieces], batch_size: int, 
     return out
 
 
-def decode_layer(log_probs: np.ndarray, tags: list[str]) -> list[tuple[int, int, str, float]]:
+def decode_layer(log_probs: np.ndarray, tags: list[str], prior=None) -> list[tuple[int, int, str, float]]:
     """Word spans (first, last_exclusive, label, mean probability) of the best valid path."""
-    path = viterbi(log_probs, tags)
+    path = viterbi(log_probs, tags, prior)
     probs = np.exp(log_probs[np.arange(len(path)), path]) if path else np.zeros(0)
     return [(a, b, label, float(probs[a:b].mean())) for a, b, label in bio_to_spans([tags[i] for i in path])]
 
@@ -99,9 +99,9 @@ class RawSpans:
 def decode_spans(pieces: WordPieces, ent_lp, quote_lp, model) -> RawSpans:
     words = pieces.words
     entities = [SpanPred(words[a][0], words[b - 1][1], score, label)
-                for a, b, label, score in decode_layer(ent_lp, model.entity_tags)]
+                for a, b, label, score in decode_layer(ent_lp, model.entity_tags, model.transition_prior("entity"))]
     found = RawSpans([], [], [], entities)
-    for a, b, role, score in decode_layer(quote_lp, model.quote_tags):
+    for a, b, role, score in decode_layer(quote_lp, model.quote_tags, model.transition_prior("quote")):
         start, end = words[a][0], words[b - 1][1]
         if role in KIND_OF_ROLE:
             found.quotes.append(LinkedQuote(start, end, KIND_OF_ROLE[role], score))

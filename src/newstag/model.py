@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -64,7 +65,8 @@ def without_pooler(encoder):
 
 
 class NewstagModel(nn.Module):
-    def __init__(self, encoder, entity_labels, shape_dim=32, dropout=0.1, max_length=256, stride=64, linker="rule"):
+    def __init__(self, encoder, entity_labels, shape_dim=32, dropout=0.1, max_length=256, stride=64, linker="rule",
+                 transition_weight=0.0, transitions=None):
         super().__init__()
         self.encoder = encoder
         self.settings = {
@@ -77,6 +79,10 @@ class NewstagModel(nn.Module):
             "max_length": min(max_length, getattr(encoder.config, "max_position_embeddings", max_length)),
             "stride": stride,
             "linker": linker,
+            # Decoding prior (see decoding.py): per layer, log P(tag | previous tag) in the
+            # training labels, as nested lists; None where the layer had no training data.
+            "transition_weight": transition_weight,
+            "transitions": transitions or {"entity": None, "quote": None},
         }
         hidden = encoder.config.hidden_size
         self.shape_embedding = nn.Embedding(N_SHAPES, shape_dim, padding_idx=0) if shape_dim else None
@@ -91,6 +97,13 @@ class NewstagModel(nn.Module):
     @property
     def quote_tags(self):
         return self.settings["quote_tags"]
+
+    def transition_prior(self, layer: str):
+        """The weighted transition scores decoding adds for ``layer`` ("entity" or "quote"), or None."""
+        table = self.settings["transitions"].get(layer)
+        if table is None or not self.settings["transition_weight"]:
+            return None
+        return self.settings["transition_weight"] * np.asarray(table)
 
     def head_parameters(self):
         return [p for n, p in self.named_parameters() if not n.startswith("encoder.")]
@@ -172,7 +185,8 @@ class NewstagModel(nn.Module):
         enc_cfg.pop("model_type", None)
         encoder = without_pooler(AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg)))
         model = cls(encoder, config["entity_labels"], config["shape_dim"], config["dropout"],
-                    config["max_length"], config["stride"], config.get("linker", "rule"))
+                    config["max_length"], config["stride"], config.get("linker", "rule"),
+                    config.get("transition_weight", 0.0), config.get("transitions"))
         state = load_file(str(directory / "model.safetensors"))
         missing, unexpected = model.load_state_dict(state, strict=False)
         # Position ids are buffers some encoders do not save; anything else is an error.

@@ -18,13 +18,13 @@ import torch
 
 from .alignment import plan_windows, to_pieces, window_inputs
 from .config import CorpusConfig, RunConfig
-from .decoding import ROLE_OF_KIND
+from .decoding import ROLE_OF_KIND, transition_log_probs
 from .document import Document
 from .evaluation import evaluate, headline, selection_score
 from .inference import pad_batch, pick_device, predict_documents
 from .linking import link
 from .model import IGNORE, NewstagModel, load_encoder
-from .text import spans_to_bio
+from .text import spans_to_bio, split_words
 
 
 def load_corpus_docs(corpus: CorpusConfig) -> list[Document]:
@@ -97,8 +97,26 @@ def set_seed(seed: int):
 def build_model(config: RunConfig):
     encoder, tokenizer = load_encoder(config.model.encoder)
     m = config.model
-    model = NewstagModel(encoder, m.entity_labels, m.shape_dim, m.dropout, m.max_length, m.stride, m.linker)
+    model = NewstagModel(encoder, m.entity_labels, m.shape_dim, m.dropout, m.max_length, m.stride, m.linker,
+                         m.transition_weight)
     return model, tokenizer
+
+
+def label_transitions(docs: list[Document], model: NewstagModel) -> dict:
+    """Per layer, log P(tag | previous tag) over the training labels (the decoding prior);
+    None for a layer no training document annotates."""
+    known = set(model.settings["entity_labels"])
+    sequences = {"entity": [], "quote": []}
+    for doc in docs:
+        words = split_words(doc.text)
+        if "entities" in doc.layers:
+            sequences["entity"].append(spans_to_bio(words, [(e.start, e.end, e.label) for e in doc.entities
+                                                            if e.label in known]))
+        if "quotes" in doc.layers:
+            sequences["quote"].append(spans_to_bio(words, quote_spans(doc)))
+    tags = {"entity": model.entity_tags, "quote": model.quote_tags}
+    return {layer: transition_log_probs(seqs, tags[layer]).round(4).tolist() if seqs else None
+            for layer, seqs in sequences.items()}
 
 
 def make_optimizer(model, cfg, total_steps: int):
@@ -192,6 +210,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
         if not docs:
             raise ValueError(f"train corpus {c.name!r} ({c.path}) has no documents")
     windows = [build_windows(docs, tokenizer, model) for _, docs in train_sets]
+    model.settings["transitions"] = label_transitions([d for _, docs in train_sets for d in docs], model)
     linker = fit_linker(config, [d for _, docs in train_sets for d in docs], log)
     weights = [c.weight for c, _ in train_sets]
     rng = random.Random(cfg.seed)
