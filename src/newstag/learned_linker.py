@@ -13,8 +13,11 @@ Two small scorers, each a softmax over candidates plus a "none" option:
    mentions and sentences, label against the pronoun or description's class, "X, who"
    adjacency, salience (how often the name recurs), whether it spoke before.
 
-Both are trained from gold links (after the tagger, on gold spans: the scorers are tiny
-and train in seconds) and saved beside the tagger as ``linker.safetensors``. The scorers
+Both are trained from gold links (the scorers are tiny and train in seconds) and saved
+beside the tagger as ``linker.safetensors``. The speaker scorer learns either on the gold
+spans or, better, on the tagger's own spans of the same articles labelled from the gold
+links (``fit(docs, predicted=...)``): then it meets at training time what it meets at
+prediction time, and can weigh the tagger's confidence in each candidate. The scorers
 see hand-made pair features, not encoder states: linking decisions span paragraphs
 beyond one encoder window, and these features carry what decides them.
 """
