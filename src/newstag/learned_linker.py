@@ -32,7 +32,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .linking import LinkedQuote, SpanPred, gold_link_inputs
+from .linking import LinkedQuote, SpanPred, gold_link_inputs, nearest_cue
 from .text import Sentences
 
 PERSONAL = {"he", "she", "him", "her", "his", "i", "me", "we", "us", "you"}
@@ -122,16 +122,12 @@ def cue_side(ctx: "Context", q: LinkedQuote, c: SpanPred) -> list[float]:
     return [1.0, float(c.end <= cue.start), float(c.start >= cue.end)]
 
 
-def _gap(a, b) -> int:
-    """Characters between two spans (0 when they touch or overlap)."""
-    return max(b.start - a.end, a.start - b.end, 0)
-
-
 def own_cue(ctx: "Context", q: LinkedQuote) -> Optional[SpanPred]:
-    """The cue nearest the quote within its own sentence(s), outside the quote."""
-    first, last = ctx.sents.index(q.start), ctx.sents.index(max(q.end - 1, q.start))
-    near = [c for c in ctx.cues if first <= ctx.sents.index(c.start) <= last and not (q.start <= c.start < q.end)]
-    return min(near, key=lambda c: _gap(c, q), default=None)
+    """The quote's own cue (``linking.nearest_cue``), found once per quote."""
+    key = ("own cue", q.start, q.end)
+    if key not in ctx.cache:
+        ctx.cache[key] = nearest_cue(q, ctx.cues, ctx.sents)
+    return ctx.cache[key]
 
 RESOLVE_FEATURES = 30
 
@@ -140,11 +136,8 @@ def speaker_features(ctx: Context, q: LinkedQuote, c: Optional[SpanPred], previo
                      is_speaker_span: bool, has_name: bool) -> list[float]:
     """Features of one (quote, candidate) pair; ``c`` None is the "no speaker" option."""
     q_first, q_last = ctx.sents.index(q.start), ctx.sents.index(max(q.end - 1, q.start))
-    key = ("own cue", q.start, q.end)
-    if key not in ctx.cache:
-        ctx.cache[key] = any(q_first <= ctx.sents.index(cu.start) <= q_last and not (q.start <= cu.start < q.end)
-                             for cu in ctx.cues)
-    quote_part = [float(q.kind == "direct"), float(q.kind == "indirect"), float(q.kind == "mixed"), float(ctx.cache[key]),
+    quote_part = [float(q.kind == "direct"), float(q.kind == "indirect"), float(q.kind == "mixed"),
+                  float(own_cue(ctx, q) is not None),
                   float(ctx.paragraph(q.start) != ctx.paragraph(max(q.start - 1, 0)) or q.start == 0),
                   float(previous_speaker is not None)]
     if c is None:
@@ -299,7 +292,7 @@ class LearnedLinker(nn.Module):
         for i, doc in enumerate(docs):
             if "quotes" not in doc.layers:
                 continue
-            s_groups, r_groups = examples_of(self, doc)
+            s_groups, r_groups = examples_of(self, doc, speaker_groups=predicted is None)
             if predicted is not None:
                 s_groups = examples_from_predictions(self, doc, predicted[i])
             speaker_groups += s_groups
@@ -376,8 +369,9 @@ def _surname(text, span):
     return words[-1].lower() if words else ""
 
 
-def examples_of(linker: LearnedLinker, doc) -> tuple[list, list]:
-    """Training groups (feature rows, indices of correct rows) from one gold document."""
+def examples_of(linker: LearnedLinker, doc, speaker_groups: bool = True) -> tuple[list, list]:
+    """Training groups (feature rows, indices of correct rows) from one gold document:
+    (speaker groups, or none when ``speaker_groups`` is False; resolution groups)."""
     text = doc.text
     quotes = sorted(doc.quotes, key=lambda q: q.start)
     linked, cues, speakers, entities = gold_link_inputs(doc)
@@ -385,13 +379,12 @@ def examples_of(linker: LearnedLinker, doc) -> tuple[list, list]:
     ctx = Context.of(text, cues, linked)
     s_groups, r_groups, previous, spoken = [], [], None, []
     for gold, q in zip(quotes, linked):
-        cands, rows = linker.candidate_rows(ctx, q, speakers, names, previous)
-        if gold.speaker is None:
-            positive = [0]
-        else:
-            positive = [i + 1 for i, (c, _, _) in enumerate(cands) if (c.start, c.end) == (gold.speaker.start, gold.speaker.end)]
-        if positive:
-            s_groups.append((rows, positive))
+        if speaker_groups:
+            cands, rows = linker.candidate_rows(ctx, q, speakers, names, previous)
+            positive = [0] if gold.speaker is None else \
+                [i + 1 for i, (c, _, _) in enumerate(cands) if (c.start, c.end) == (gold.speaker.start, gold.speaker.end)]
+            if positive:
+                s_groups.append((rows, positive))
         if gold.speaker is None:
             continue
         chosen = SpanPred(gold.speaker.start, gold.speaker.end, 1.0, "SPEAKER")

@@ -50,7 +50,15 @@ class LinkedQuote:
 
 
 def _distance(a: SpanPred | LinkedQuote, b: SpanPred) -> int:
+    """Characters between two spans (0 when they touch or overlap)."""
     return max(b.start - a.end, a.start - b.end, 0)
+
+
+def nearest_cue(q: LinkedQuote, cues: list[SpanPred], sents: Sentences) -> Optional[SpanPred]:
+    """The quote's own cue: the nearest cue in the quote's sentence(s), outside the quote."""
+    first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
+    near = [c for c in cues if first <= sents.index(c.start) <= last and not (q.start <= c.start < q.end)]
+    return min(near, key=lambda c: _distance(q, c), default=None)
 
 
 def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: list[SpanPred],
@@ -61,9 +69,8 @@ def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: l
     for q in sorted(quotes, key=lambda q: q.start):
         first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
         in_sentences = lambda s: first <= sents.index(s.start) <= last  # noqa: E731
-        near_cues = [c for c in cues if in_sentences(c) and not (q.start <= c.start < q.end)]
         near_speakers = [s for s in speakers if in_sentences(s) and not (q.start <= s.start < q.end)]
-        q.cue = min(near_cues, key=lambda c: _distance(q, c), default=None)
+        q.cue = nearest_cue(q, cues, sents)
         if near_speakers:
             q.speaker = min(near_speakers, key=lambda s: _distance(q, s))
         elif previous and previous.speaker and q.cue is None and sents.index(previous.end - 1) >= first - 2:
