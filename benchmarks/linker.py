@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -43,8 +44,13 @@ def main():
     ap.add_argument("--eval", type=Path, required=True)
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--device", default="cpu", help="where the tagger runs (cpu, cuda)")
+    ap.add_argument("--save-spans", type=Path, default=None,
+                    help="pickle the tagger's spans of --train and --eval here, to rerun linkers without the tagger")
+    ap.add_argument("--spans", type=Path, default=None, help="spans pickled by --save-spans, instead of --model")
+    ap.add_argument("--limit", type=int, default=None, help="documents per file (smoke runs)")
     args = ap.parse_args()
-    with_quotes = lambda docs: [d for d in docs if "quotes" in d.layers]  # noqa: E731
+    with_quotes = lambda docs: [d for d in docs if "quotes" in d.layers][:args.limit]  # noqa: E731
     train, gold = with_quotes(read_jsonl(args.train)), with_quotes(read_jsonl(args.eval))
     learned = LearnedLinker()
     started = time.time()
@@ -52,15 +58,23 @@ def main():
     result = {"train": str(args.train), "eval": str(args.eval), "linker_training_seconds": round(time.time() - started, 1),
               **stats, "oracle_spans": {"rule": summary(evaluate(gold, oracle(gold, link))),
                                         "learned": summary(evaluate(gold, oracle(gold, learned)))}}
-    if args.model:
+    if args.model or args.spans:
         from newstag.inference import Tagger, build_document
 
-        tagger = Tagger.load(args.model, device="cpu")
-        found = tagger.spans(gold)
+        started = time.time()
+        if args.spans:
+            saved = pickle.loads(args.spans.read_bytes())
+            found, found_train = saved["eval"], saved["train"]
+        else:
+            tagger = Tagger.load(args.model, device=args.device)
+            found, found_train = tagger.spans(gold), tagger.spans(train)
+        result["tagging_seconds"] = round(time.time() - started, 1)
+        if args.save_spans:
+            args.save_spans.write_bytes(pickle.dumps({"eval": found, "train": found_train}))
         started = time.time()
         on_predicted = LearnedLinker()
-        on_predicted.fit(train, predicted=tagger.spans(train))
-        result["learned_on_predicted_fit_seconds"] = round(time.time() - started, 1)  # tagging the train split included
+        on_predicted.fit(train, predicted=found_train)
+        result["learned_on_predicted_fit_seconds"] = round(time.time() - started, 1)
         for name, linker in (("rule", link), ("learned", learned), ("learned_on_predicted", on_predicted)):
             linked = [build_document(d, copy.deepcopy(f), linker) for d, f in zip(gold, found)]
             result.setdefault("predicted_spans", {})[name] = summary(evaluate(gold, linked))

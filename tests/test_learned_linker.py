@@ -19,6 +19,18 @@ def test_it_reproduces_the_gold_links_it_was_trained_on(gold_docs):
     assert spans_of(predicted) == spans_of(gold_docs)
 
 
+def test_fitting_depends_on_the_data_and_seed_alone(gold_docs):
+    import torch
+
+    first = LearnedLinker()
+    torch.manual_seed(1)
+    second = LearnedLinker()  # made under another random state: its first weights differ
+    first.fit(gold_docs, epochs=3, seed=5)
+    second.fit(gold_docs, epochs=3, seed=5)
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
 def test_speaker_words_are_classed():
     he, which, desc = word_class("he"), word_class("which"), word_class("the ministry")
     assert he[0] == 1 and which[3] == 1 and desc[4] == 1 and desc[6] == 1

@@ -283,7 +283,11 @@ class LearnedLinker(nn.Module):
         span. Use documents the tagger was not trained on. Without it, both scorers learn
         on the gold spans.
         """
+        # Fresh weights drawn after seeding: the fitted linker depends on data and seed
+        # alone, not on whatever the random state was when the object was made.
         torch.manual_seed(seed)
+        self.speaker = Scorer(SPEAKER_FEATURES)
+        self.resolver = Scorer(RESOLVE_FEATURES)
         self.uses_entities.fill_(float(any("entities" in d.layers and d.entities for d in docs)))
         self.uses_scores.fill_(float(predicted is not None))
         if predicted is not None and len(predicted) != len(docs):

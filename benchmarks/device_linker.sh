@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Issue 5 (and 4) on a lent GPU machine, in one call: longer-trained taggers, then the
+# rule vs learned linker benchmark on their PolNeAR dev spans. Carries, like
+# device_accuracy.sh: .bench/data, .bench/minilm, .bench/whl, .bench/pylib (never committed).
+# Results land in $OUT/results.tar (JSON, logs, the taggers' spans for rerunning linkers
+# on a CPU with `benchmarks/linker.py --spans`), the mix model in $OUT/mix.tar.* (fp16).
+set -uo pipefail
+OUT=${OUT:-/tmp/out}
+EPOCHS=${EPOCHS:-8}
+R=/tmp/r  # packed into $OUT/results.tar after each step: a cut-off run keeps what it finished
+mkdir -p "$R"
+DEVICE=${DEVICE:-cuda}
+LIMIT=${LIMIT:+--limit $LIMIT}  # smoke runs only
+[ -n "${NO_WHEELS:-}" ] ||  # NO_WHEELS=1 for a smoke run where the packages are installed
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .bench/whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/.bench/pylib:$PWD/src PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
+python3 - <<'PY'
+from safetensors.torch import load_file, save_file
+w = load_file(".bench/minilm/model.fp16.safetensors")
+save_file({k: v.float() for k, v in w.items()}, ".bench/minilm/model.safetensors")
+PY
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$R/gpu.txt"
+quiet() { grep -v -E "Warning|warn\(|LOAD REPORT|UNEXPECTED|MISSING|^Key|^---|^Notes|^- |^$|it/s\]"; }
+D=.bench/data
+accuracy() {  # accuracy() NAME TASKS [extra args]
+  local name=$1 tasks=$2; shift 2
+  echo "== $name $(date +%T)"
+  python3 benchmarks/accuracy.py run --encoder .bench/minilm --tasks "$tasks" --epochs "$EPOCHS" --quiet \
+    --out "$R/accuracy-$name.json" --models /tmp/models $LIMIT "$@" 2>&1 | quiet | tee "$R/log-$name.txt"
+}
+linker() {  # linker() NAME MODEL
+  echo "== linker $1 $(date +%T)"
+  python3 benchmarks/linker.py --train $D/polnear-train.jsonl.gz --eval $D/polnear-dev.jsonl.gz --model "$2" \
+    --device "$DEVICE" $LIMIT --save-spans "$R/spans-$1.pkl" --out "$R/linker-$1.json" 2>&1 | quiet | tail -5
+}
+pack_results() { tar -C /tmp -cf "$OUT/results.tar" r; }
+
+accuracy mix mix
+linker mix /tmp/models/mix
+pack_results
+accuracy conll512 conll --max-length 512 --stride 128
+pack_results
+accuracy polnear polnear
+linker polnear /tmp/models/polnear
+pack_results
+# The mix model, fp16, split to fit the transfer's 16 MiB per file.
+python3 - <<'PY'
+import shutil
+from safetensors.torch import load_file, save_file
+shutil.copytree("/tmp/models/mix", "/tmp/mix16/mix", ignore=shutil.ignore_patterns("model.safetensors"))
+w = load_file("/tmp/models/mix/model.safetensors")
+save_file({k: v.half() if v.is_floating_point() else v for k, v in w.items()}, "/tmp/mix16/mix/model.fp16.safetensors")
+PY
+tar -C /tmp/mix16 -cf - mix | split -b 16000000 - "$OUT/mix.tar."
+echo "== done $(date +%T)"
