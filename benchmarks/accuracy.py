@@ -207,7 +207,8 @@ def newstag_run(name, train, dev, args, out_root: Path, shape_dim=None) -> dict:
         "train": [{"name": n, "path": str(p), "weight": w, "limit": args.limit} for n, p, w in train],
         "dev": [{"name": n, "path": str(p), "limit": args.limit} for n, p in dev],
         "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr_encoder": args.lr_encoder,
-                     "lr_head": args.lr_head, "device": args.device, "eval_every_epoch": False},
+                     "lr_head": args.lr_head, "device": args.device, "eval_every_epoch": False,
+                     "label_smoothing": args.label_smoothing, "lr_layer_decay": args.lr_layer_decay},
     })
     out = out_root / name
     summary = run_training(config, out, progress=not args.quiet, log=lambda m: print(f"[{name}] {m}", flush=True))
@@ -247,6 +248,8 @@ def main():
     r.add_argument("--shape-dim", type=int, default=32, help="word-shape (casing) embedding size; 0 turns it off")
     r.add_argument("--lr-encoder", type=float, default=1e-4)
     r.add_argument("--lr-head", type=float, default=1e-3)
+    r.add_argument("--label-smoothing", type=float, default=0.0)
+    r.add_argument("--lr-layer-decay", type=float, default=1.0, help="layer-wise learning-rate decay (1: off)")
     r.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "accuracy.json")
     r.add_argument("--models", type=Path, default=REPO / ".bench" / "models")
     r.add_argument("--quiet", action="store_true")

@@ -2,8 +2,9 @@
 # Issue 5 (and 4) on a lent GPU machine, in one call: longer-trained taggers, then the
 # rule vs learned linker benchmark on their PolNeAR dev spans. Carries, like
 # device_accuracy.sh: .bench/data, .bench/minilm, .bench/whl, .bench/pylib (never committed).
-# Results land in $OUT/results.tar (JSON, logs, the taggers' spans for rerunning linkers
-# on a CPU with `benchmarks/linker.py --spans`), the mix model in $OUT/mix.tar.* (fp16).
+# Results land in $OUT/results.tgz.* (unpack: `cat results.tgz.* | tar -xzf -`): JSON,
+# logs, and the taggers' spans for rerunning linkers on a CPU (`benchmarks/linker.py
+# --spans`); the mix model in $OUT/mix.tar.* (fp16; `cat mix.tar.* | tar -xf -`).
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
 EPOCHS=${EPOCHS:-8}
@@ -33,7 +34,8 @@ linker() {  # linker() NAME MODEL
   python3 benchmarks/linker.py --train $D/polnear-train.jsonl.gz --eval $D/polnear-dev.jsonl.gz --model "$2" \
     --device "$DEVICE" $LIMIT --save-spans "$R/spans-$1.pkl" --out "$R/linker-$1.json" 2>&1 | quiet | tail -5
 }
-pack_results() { tar -C /tmp -cf "$OUT/results.tar" r; }
+# The spans pickles pass 16 MiB (the transfer's limit per file): compress and split.
+pack_results() { rm -f "$OUT"/results.tgz.*; tar -C /tmp -czf - r | split -b 16000000 - "$OUT/results.tgz."; }
 
 accuracy mix mix
 linker mix /tmp/models/mix

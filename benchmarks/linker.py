@@ -6,7 +6,9 @@ Oracle mode (always): both linkers get the gold quote, cue, speaker and entity s
 with the links removed, so the figure is the linker's alone. With ``--model``, the
 tagger's predicted spans of the eval documents are linked by each linker in turn (end
 to end): the rule linker, the learned linker fitted on the gold spans of --train, and
-the learned linker fitted on the tagger's own spans of --train (``learned_on_predicted``).
+the learned linker fitted on the tagger's own spans of --train (``learned_on_predicted``),
+and ``best_possible``: the ceiling any linker choosing among the tagger's candidates has
+on those spans.
 """
 from __future__ import annotations
 
@@ -29,6 +31,25 @@ from newstag.linking import link, relink  # noqa: E402
 
 def oracle(docs, linker) -> list[Document]:
     return [relink(d, linker) for d in docs]
+
+
+def best_possible(gold: Document, found) -> Document:
+    """The ceiling on these spans: each predicted quote that finds a gold quote gets a
+    candidate naming the gold speaker where the tagger proposed one (no speaker where the
+    gold quote has none); the rest keep the rule linker's choice. No linker choosing
+    among the tagger's candidates can score higher."""
+    from newstag.document import Span
+    from newstag.evaluation import matched_quotes, names_gold_speaker
+    from newstag.inference import build_document
+
+    doc = build_document(gold, copy.deepcopy(found), link)
+    candidates = found.speakers + found.entities
+    for i, gq in matched_quotes(gold.text, gold.quotes, doc.quotes).items():
+        hit = next((c for c in candidates if names_gold_speaker(gold.text, gq, [c])), None)
+        if gq.speaker is None or hit is not None:
+            doc.quotes[i].speaker = hit and Span(start=hit.start, end=hit.end)
+            doc.quotes[i].speaker_entity = None
+    return doc
 
 
 def summary(report: dict) -> dict:
@@ -78,6 +99,8 @@ def main():
         for name, linker in (("rule", link), ("learned", learned), ("learned_on_predicted", on_predicted)):
             linked = [build_document(d, copy.deepcopy(f), linker) for d, f in zip(gold, found)]
             result.setdefault("predicted_spans", {})[name] = summary(evaluate(gold, linked))
+        ceiling = [best_possible(d, f) for d, f in zip(gold, found)]
+        result["predicted_spans"]["best_possible"] = summary(evaluate(gold, ceiling))
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text)

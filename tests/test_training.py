@@ -77,3 +77,20 @@ def test_corpora_with_different_layers_train_one_model(tmp_path, corpus_files):
     assert "entity_f1" in summary["dev"]["conll"] and "speaker_f1" not in summary["dev"]["conll"]
     start = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert start["train_documents"] == {"fixture": 4, "conll": 2}
+
+
+def test_layer_wise_decay_gives_lower_layers_smaller_learning_rates(corpus_files):
+    from newstag.training import build_model, make_optimizer
+
+    config = load_config(tiny_config(corpus_files))
+    config.training.lr_layer_decay = 0.5
+    model, _ = build_model(config)
+    optimizer, _ = make_optimizer(model, config.training, total_steps=10)
+    n_layers = model.encoder.config.num_hidden_layers
+    lr = config.training.lr_encoder
+    rates = [g["initial_lr"] for g in optimizer.param_groups]
+    # embeddings, each layer, above the layers (none in BERT without its pooler), heads
+    assert rates[:n_layers + 1] == [lr * 0.5 ** (n_layers + 1 - d) for d in range(n_layers + 1)]
+    assert rates[-1] == config.training.lr_head
+    n_params = sum(len(g["params"]) for g in optimizer.param_groups)
+    assert n_params == len(list(model.parameters()))

@@ -59,6 +59,8 @@ class TrainingConfig(Strict):
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     label_smoothing: float = 0.0
+    lr_layer_decay: float = Field(1.0, gt=0, le=1, description="each encoder layer's learning rate is this times "
+                                  "the one above's (1: one rate for the whole encoder)")
     max_grad_norm: float = 1.0
     seed: int = 13
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from pathlib import Path
 
@@ -119,15 +120,31 @@ def label_transitions(docs: list[Document], model: NewstagModel) -> dict:
             for layer, seqs in sequences.items()}
 
 
+def encoder_depth(name: str, n_layers: int) -> int:
+    """How far a parameter of the encoder sits from its input: 0 for the embeddings,
+    i + 1 for transformer layer i, n_layers + 1 for anything above the layers."""
+    if ".embeddings." in f".{name}":
+        return 0
+    m = re.search(r"\.layer\.(\d+)\.", name)
+    return int(m.group(1)) + 1 if m else n_layers + 1
+
+
 def make_optimizer(model, cfg, total_steps: int):
+    """AdamW with one learning rate for the heads and, with ``lr_layer_decay`` < 1,
+    rates that shrink layer by layer towards the encoder's input (layer-wise decay:
+    the lower layers hold the general knowledge fine-tuning should disturb least)."""
     from transformers import get_linear_schedule_with_warmup
 
     heads = set(id(p) for p in model.head_parameters())
-    encoder_params = [p for p in model.parameters() if id(p) not in heads]
-    optimizer = torch.optim.AdamW([
-        {"params": encoder_params, "lr": cfg.lr_encoder},
-        {"params": model.head_parameters(), "lr": cfg.lr_head},
-    ], weight_decay=cfg.weight_decay)
+    encoder = [(n, p) for n, p in model.named_parameters() if id(p) not in heads]
+    n_layers = getattr(model.encoder.config, "num_hidden_layers", 0)
+    by_depth: dict[int, list] = {}
+    for name, p in encoder:
+        by_depth.setdefault(encoder_depth(name, n_layers), []).append(p)
+    groups = [{"params": ps, "lr": cfg.lr_encoder * cfg.lr_layer_decay ** (n_layers + 1 - depth)}
+              for depth, ps in sorted(by_depth.items())]
+    optimizer = torch.optim.AdamW(groups + [{"params": model.head_parameters(), "lr": cfg.lr_head}],
+                                  weight_decay=cfg.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     return optimizer, scheduler
 
