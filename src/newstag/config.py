@@ -45,6 +45,8 @@ class ModelConfig(Strict):
     stride: int = Field(64, ge=0, description="subword tokens shared by consecutive windows")
     transition_weight: float = Field(0.3, ge=0, description="weight of the tag-transition prior in decoding "
                                                             "(0: hard BIO constraints only)")
+    crf: bool = Field(False, description="train each head as a linear-chain CRF; its learned transitions then "
+                                         "replace the counted decoding prior")
     linker: Literal["rule", "learned"] = Field("learned", description="quote → speaker linking: learned scorer or rules")
     linker_spans: Literal["gold", "predicted"] = Field(
         "gold", description="what the learned linker is fitted on: the gold spans of the train corpora, or the "

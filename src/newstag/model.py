@@ -8,7 +8,10 @@ Each word is represented by its first subword's hidden state concatenated with a
 learned embedding of its shape (casing, quotation marks, paragraph start): the default
 encoder is uncased, and casing is what tells "Turkey" the country from "turkey" the bird.
 The loss of a layer a document is not annotated for is masked (its labels are -100),
-so corpora annotating different layers train one model.
+so corpora annotating different layers train one model. With ``crf`` each head is a
+linear-chain CRF over the window's words: the loss is the negative log-likelihood of
+the whole tag sequence, and the learned transition scores replace the counted
+decoding prior (decoding.py).
 
 Saved in the Hugging Face style: ``config.json`` (label maps, casing scheme, window
 settings, encoder config, newstag version), ``model.safetensors``, tokenizer files.
@@ -66,7 +69,7 @@ def without_pooler(encoder):
 
 class NewstagModel(nn.Module):
     def __init__(self, encoder, entity_labels, shape_dim=32, dropout=0.1, max_length=256, stride=64, linker="rule",
-                 transition_weight=0.0, transitions=None):
+                 transition_weight=0.0, transitions=None, crf=False):
         super().__init__()
         self.encoder = encoder
         self.settings = {
@@ -83,12 +86,16 @@ class NewstagModel(nn.Module):
             # training labels, as nested lists; None where the layer had no training data.
             "transition_weight": transition_weight,
             "transitions": transitions or {"entity": None, "quote": None},
+            "crf": crf,
         }
         hidden = encoder.config.hidden_size
         self.shape_embedding = nn.Embedding(N_SHAPES, shape_dim, padding_idx=0) if shape_dim else None
         self.dropout = nn.Dropout(dropout)
         self.entity_head = nn.Linear(hidden + shape_dim, len(self.settings["entity_tags"]))
         self.quote_head = nn.Linear(hidden + shape_dim, len(self.settings["quote_tags"]))
+        if crf:  # (from, to) transition scores, learned with the heads
+            self.entity_crf = nn.Parameter(torch.zeros(len(self.entity_tags), len(self.entity_tags)))
+            self.quote_crf = nn.Parameter(torch.zeros(len(self.quote_tags), len(self.quote_tags)))
 
     @property
     def entity_tags(self):
@@ -99,11 +106,27 @@ class NewstagModel(nn.Module):
         return self.settings["quote_tags"]
 
     def transition_prior(self, layer: str):
-        """The weighted transition scores decoding adds for ``layer`` ("entity" or "quote"), or None."""
+        """The transition scores decoding adds for ``layer`` ("entity" or "quote"), or
+        None: a CRF's learned ones, else the counted prior times its weight."""
+        if self.settings.get("crf"):
+            return getattr(self, f"{layer}_crf").detach().float().cpu().numpy()
+        return self.transition_prior_counted(layer)
+
+    def transition_prior_counted(self, layer: str):
         table = self.settings["transitions"].get(layer)
         if table is None or not self.settings["transition_weight"]:
             return None
         return self.settings["transition_weight"] * np.asarray(table)
+
+    def start_crf_from_prior(self):
+        """Set each CRF's transitions to the weighted counted prior (the decoding that
+        measured best without a CRF), for training to refine: started at zero they move
+        too little in a short run to be worth their cost."""
+        for layer in ("entity", "quote"):
+            prior = self.transition_prior_counted(layer)
+            if self.settings.get("crf") and prior is not None:
+                with torch.no_grad():
+                    getattr(self, f"{layer}_crf").copy_(torch.as_tensor(prior))
 
     def head_parameters(self):
         return [p for n, p in self.named_parameters() if not n.startswith("encoder.")]
@@ -116,8 +139,12 @@ class NewstagModel(nn.Module):
         hidden = self.dropout(hidden)
         out = {"entity_logits": self.entity_head(hidden), "quote_logits": self.quote_head(hidden)}
         if entity_labels is not None and quote_labels is not None:
-            out["entity_loss"] = masked_loss(out["entity_logits"], entity_labels, label_smoothing)
-            out["quote_loss"] = masked_loss(out["quote_logits"], quote_labels, label_smoothing)
+            if self.settings["crf"]:
+                out["entity_loss"] = crf_loss(out["entity_logits"], entity_labels, self.entity_crf)
+                out["quote_loss"] = crf_loss(out["quote_logits"], quote_labels, self.quote_crf)
+            else:
+                out["entity_loss"] = masked_loss(out["entity_logits"], entity_labels, label_smoothing)
+                out["quote_loss"] = masked_loss(out["quote_logits"], quote_labels, label_smoothing)
             out["loss"] = out["entity_loss"] + out["quote_loss"]
         return out
 
@@ -186,7 +213,7 @@ class NewstagModel(nn.Module):
         encoder = without_pooler(AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg)))
         model = cls(encoder, config["entity_labels"], config["shape_dim"], config["dropout"],
                     config["max_length"], config["stride"], config.get("linker", "rule"),
-                    config.get("transition_weight", 0.0), config.get("transitions"))
+                    config.get("transition_weight", 0.0), config.get("transitions"), config.get("crf", False))
         state = load_file(str(directory / "model.safetensors"))
         missing, unexpected = model.load_state_dict(state, strict=False)
         # Position ids are buffers some encoders do not save; anything else is an error.
@@ -204,3 +231,34 @@ def masked_loss(logits, labels, label_smoothing=0.0):
     if not mask.any():
         return logits.sum() * 0.0
     return nn.functional.cross_entropy(logits[mask].float(), labels[mask], label_smoothing=label_smoothing)
+
+
+def crf_loss(emissions, labels, transitions):
+    """Linear-chain CRF negative log-likelihood per labelled word.
+
+    ``emissions`` (batch, positions, tags); ``labels`` (batch, positions) with -100 where
+    a position is not a labelled word (later subwords, special tokens, a layer the
+    document lacks); ``transitions`` (from, to). Each window's labelled words form its
+    sequence. A window may start or end inside a span (windows overlap), so there are
+    no start or end scores.
+    """
+    mask = labels != IGNORE
+    rows = mask.any(1)
+    if not rows.any():
+        return emissions.sum() * 0.0
+    emissions, labels, mask = emissions[rows].float(), labels[rows], mask[rows]
+    lengths = mask.sum(1)
+    n = int(lengths.max())
+    # The labelled positions of each row, moved to the front in order.
+    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :n]
+    em = emissions.gather(1, order.unsqueeze(-1).expand(-1, -1, emissions.size(-1)))
+    present = torch.arange(n, device=labels.device)[None] < lengths[:, None]
+    tags = labels.gather(1, order).masked_fill(~present, 0)
+    trans = transitions.float()
+    gold = (em.gather(2, tags.unsqueeze(-1)).squeeze(-1) * present).sum(1)
+    gold = gold + (trans[tags[:, :-1], tags[:, 1:]] * present[:, 1:]).sum(1)
+    alpha = em[:, 0]
+    for i in range(1, n):
+        step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + em[:, i]
+        alpha = torch.where(present[:, i:i + 1], step, alpha)
+    return (torch.logsumexp(alpha, 1) - gold).sum() / lengths.sum()

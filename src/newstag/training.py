@@ -99,7 +99,7 @@ def build_model(config: RunConfig):
     encoder, tokenizer = load_encoder(config.model.encoder)
     m = config.model
     model = NewstagModel(encoder, m.entity_labels, m.shape_dim, m.dropout, m.max_length, m.stride, m.linker,
-                         m.transition_weight)
+                         m.transition_weight, crf=m.crf)
     return model, tokenizer
 
 
@@ -228,6 +228,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
             raise ValueError(f"train corpus {c.name!r} ({c.path}) has no documents")
     windows = [build_windows(docs, tokenizer, model) for _, docs in train_sets]
     model.settings["transitions"] = label_transitions([d for _, docs in train_sets for d in docs], model)
+    model.start_crf_from_prior()
     linker = fit_linker(config, [d for _, docs in train_sets for d in docs], log)
     weights = [c.weight for c, _ in train_sets]
     rng = random.Random(cfg.seed)
