@@ -12,6 +12,7 @@ R=/tmp/r  # packed into $OUT/results.tar after each step: a cut-off run keeps wh
 mkdir -p "$R"
 DEVICE=${DEVICE:-cuda}
 LIMIT=${LIMIT:+--limit $LIMIT}  # smoke runs only
+CRF=${CRF:+--crf}  # CRF=1: CRF heads
 [ -n "${NO_WHEELS:-}" ] ||  # NO_WHEELS=1 for a smoke run where the packages are installed
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .bench/whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD/.bench/pylib:$PWD/src PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
@@ -27,7 +28,7 @@ accuracy() {  # accuracy() NAME TASKS [extra args]
   local name=$1 tasks=$2; shift 2
   echo "== $name $(date +%T)"
   python3 benchmarks/accuracy.py run --encoder .bench/minilm --tasks "$tasks" --epochs "$EPOCHS" --quiet \
-    --out "$R/accuracy-$name.json" --models /tmp/models $LIMIT "$@" 2>&1 | quiet | tee "$R/log-$name.txt"
+    --out "$R/accuracy-$name.json" --models /tmp/models $LIMIT $CRF "$@" 2>&1 | quiet | tee "$R/log-$name.txt"
 }
 linker() {  # linker() NAME MODEL
   echo "== linker $1 $(date +%T)"
