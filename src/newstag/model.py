@@ -108,11 +108,12 @@ class NewstagModel(nn.Module):
     def transition_prior(self, layer: str):
         """The transition scores decoding adds for ``layer`` ("entity" or "quote"), or
         None: a CRF's learned ones, else the counted prior times its weight."""
-        if self.settings.get("crf"):
+        if self.settings["crf"]:
             return getattr(self, f"{layer}_crf").detach().float().cpu().numpy()
         return self.transition_prior_counted(layer)
 
     def transition_prior_counted(self, layer: str):
+        """The counted prior (``settings["transitions"]``) times its weight, or None."""
         table = self.settings["transitions"].get(layer)
         if table is None or not self.settings["transition_weight"]:
             return None
@@ -122,9 +123,11 @@ class NewstagModel(nn.Module):
         """Set each CRF's transitions to the weighted counted prior (the decoding that
         measured best without a CRF), for training to refine: started at zero they move
         too little in a short run to be worth their cost."""
+        if not self.settings["crf"]:
+            return
         for layer in ("entity", "quote"):
             prior = self.transition_prior_counted(layer)
-            if self.settings.get("crf") and prior is not None:
+            if prior is not None:
                 with torch.no_grad():
                     getattr(self, f"{layer}_crf").copy_(torch.as_tensor(prior))
 
