@@ -13,16 +13,8 @@ mkdir -p "$R"
 DEVICE=${DEVICE:-cuda}
 LIMIT=${LIMIT:+--limit $LIMIT}  # smoke runs only
 CRF=${CRF:+--crf}  # CRF=1: CRF heads
-[ -n "${NO_WHEELS:-}" ] ||  # NO_WHEELS=1 for a smoke run where the packages are installed
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .bench/whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD/.bench/pylib:$PWD/src PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
-python3 - <<'PY'
-from safetensors.torch import load_file, save_file
-w = load_file(".bench/minilm/model.fp16.safetensors")
-save_file({k: v.float() for k, v in w.items()}, ".bench/minilm/model.safetensors")
-PY
+source benchmarks/device_setup.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$R/gpu.txt"
-quiet() { grep -v -E "Warning|warn\(|LOAD REPORT|UNEXPECTED|MISSING|^Key|^---|^Notes|^- |^$|it/s\]"; }
 D=.bench/data
 accuracy() {  # accuracy() NAME TASKS [extra args]
   local name=$1 tasks=$2; shift 2
