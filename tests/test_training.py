@@ -51,6 +51,25 @@ def test_an_article_far_longer_than_a_window_is_tagged_whole(tiny_model):
     assert tagger.config["max_length"] * 10 < len(text.split()) * 2
 
 
+def test_word_vectors_come_with_the_same_scores_one_per_word(tiny_model):
+    import numpy as np
+    import torch
+
+    from newstag.alignment import to_pieces
+    from newstag.inference import word_log_probs
+
+    tagger = Tagger.load(tiny_model, device="cpu")
+    pieces = [to_pieces(tagger.tokenizer, "Unbelievably, Ana Ruiz said the port would reopen.")]
+    args = (tagger.model, tagger.tokenizer, pieces, 4, torch.device("cpu"))
+    (ent, quo), = word_log_probs(*args)
+    (ent_v, quo_v, vectors), = word_log_probs(*args, vectors=True)
+    assert np.array_equal(ent, ent_v) and np.array_equal(quo, quo_v)
+    assert vectors.shape == (len(pieces[0].words), tagger.model.entity_head.in_features)
+    # Each word's vector is the one its entity logits were read from: the head reproduces them.
+    logits = tagger.model.entity_head(torch.tensor(vectors, dtype=torch.float32))
+    assert np.allclose(torch.log_softmax(logits, -1).detach().numpy(), ent, atol=1e-2)
+
+
 def test_corpus_weights_set_each_corpus_share_of_an_epoch():
     import random
 

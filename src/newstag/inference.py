@@ -51,13 +51,19 @@ def pad_batch(rows: list[dict], pad_id: int, device) -> dict:
 
 
 @torch.no_grad()
-def word_log_probs(model, tokenizer, pieces: list[WordPieces], batch_size: int, device) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per article, (entity, quote) log-probabilities per word from best-centred windows."""
+def word_log_probs(model, tokenizer, pieces: list[WordPieces], batch_size: int, device,
+                   vectors: bool = False) -> list[tuple[np.ndarray, ...]]:
+    """Per article, (entity, quote) log-probabilities per word from best-centred windows;
+    with ``vectors``, a third array: each word's representation as the heads read it (at its
+    first subword, float16), for experiments that score spans from the encoder."""
     model.eval()
     s = model.settings
     out = [(np.full((len(p.words), len(s["entity_tags"])), -np.log(len(s["entity_tags"])), dtype=np.float32),
             np.full((len(p.words), len(s["quote_tags"])), -np.log(len(s["quote_tags"])), dtype=np.float32))
            for p in pieces]
+    if vectors:
+        width = model.entity_head.in_features
+        out = [(e, q, np.zeros((len(q), width), dtype=np.float16)) for e, q in out]
     jobs = []  # (article, owned words, inputs)
     for a, p in enumerate(pieces):
         for win in plan_windows(p, s["max_length"], s["stride"]):
@@ -72,11 +78,14 @@ def word_log_probs(model, tokenizer, pieces: list[WordPieces], batch_size: int, 
             logits = model(batch["input_ids"], batch["attention_mask"], batch["shape_ids"])
         ent = torch.log_softmax(logits["entity_logits"].float(), -1).cpu().numpy()
         quo = torch.log_softmax(logits["quote_logits"].float(), -1).cpu().numpy()
+        hidden = logits["hidden"].float().cpu().numpy() if vectors else None
         for row, (a, owned, inputs) in enumerate(chunk):
-            for pos, w in enumerate(inputs["word_index"]):
+            for pos, w in enumerate(inputs["word_index"]):  # a word's first subword only
                 if w in owned:
                     out[a][0][w] = ent[row, pos]
                     out[a][1][w] = quo[row, pos]
+                    if vectors:
+                        out[a][2][w] = hidden[row, pos]
     return out
 
 

@@ -202,7 +202,7 @@ class LearnedLinker(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.speaker = Scorer(SPEAKER_FEATURES)
+        self.speaker = self.new_speaker_scorer()
         self.resolver = Scorer(RESOLVE_FEATURES)
         # Whether the training data had entity mentions to offer as candidates. A linker
         # fitted on quotes alone (PolNeAR) never saw them, so it does not get them later:
@@ -211,6 +211,11 @@ class LearnedLinker(nn.Module):
         # Whether the speaker scorer was fitted on the tagger's predicted spans, and so
         # learned what the tagger's confidence in a candidate is worth.
         self.register_buffer("uses_scores", torch.tensor(0.0))
+
+    def new_speaker_scorer(self) -> nn.Module:
+        """A fresh scorer over the rows ``candidate_rows`` gives (a variant that adds
+        features to the rows brings its own)."""
+        return Scorer(SPEAKER_FEATURES)
 
     # ---- candidates ---------------------------------------------------------------
     def speaker_candidates(self, ctx: Context, q: LinkedQuote, speakers, names):
@@ -286,7 +291,7 @@ class LearnedLinker(nn.Module):
         # Fresh weights drawn after seeding: the fitted linker depends on data and seed
         # alone, not on whatever the random state was when the object was made.
         torch.manual_seed(seed)
-        self.speaker = Scorer(SPEAKER_FEATURES)
+        self.speaker = self.new_speaker_scorer()
         self.resolver = Scorer(RESOLVE_FEATURES)
         self.uses_entities.fill_(float(any("entities" in d.layers and d.entities for d in docs)))
         self.uses_scores.fill_(float(predicted is not None))

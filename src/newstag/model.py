@@ -140,7 +140,7 @@ class NewstagModel(nn.Module):
         if self.shape_embedding is not None:
             hidden = torch.cat([hidden, self.shape_embedding(shape_ids).to(hidden.dtype)], dim=-1)
         hidden = self.dropout(hidden)
-        out = {"entity_logits": self.entity_head(hidden), "quote_logits": self.quote_head(hidden)}
+        out = {"entity_logits": self.entity_head(hidden), "quote_logits": self.quote_head(hidden), "hidden": hidden}
         if entity_labels is not None and quote_labels is not None:
             if self.settings["crf"]:
                 out["entity_loss"] = crf_loss(out["entity_logits"], entity_labels, self.entity_crf)
