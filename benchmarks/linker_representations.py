@@ -151,13 +151,16 @@ def main():
         eval_spans, eval_vectors = tag_with_vectors(tagger, evaluation)
     result = {"model": str(args.model), "train": str(args.train), "eval": "holdout" if args.holdout else str(args.eval),
               "tagging_seconds": round(time.perf_counter() - started, 1), "rule": attribution(evaluation, eval_spans, link)}
+    vectors_by_dims = {}  # the projection depends on the train words alone, not on the seed
+    for dims in map(int, args.dims.split(",")):
+        mean, projection = pca(train_vectors, dims)
+        vectors_by_dims[dims] = reduced(train_vectors, mean, projection, train) | \
+            reduced(eval_vectors, mean, projection, evaluation)
     for seed in map(int, args.seeds.split(",")):
         plain = LearnedLinker()
         plain.fit(train, predicted=train_spans, seed=seed)
         result[f"learned seed {seed}"] = attribution(evaluation, eval_spans, plain)
-        for dims in map(int, args.dims.split(",")):
-            mean, projection = pca(train_vectors, dims)
-            vectors = reduced(train_vectors, mean, projection, train) | reduced(eval_vectors, mean, projection, evaluation)
+        for dims, vectors in vectors_by_dims.items():
             linker = RepresentationLinker(vectors, dims)
             linker.fit(train, predicted=train_spans, seed=seed)
             result[f"representations {dims} seed {seed}"] = attribution(evaluation, eval_spans, linker)
