@@ -208,12 +208,13 @@ def newstag_run(name, train, dev, args, out_root: Path, shape_dim=None) -> dict:
         "dev": [{"name": n, "path": str(p), "limit": args.limit} for n, p in dev],
         "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr_encoder": args.lr_encoder,
                      "lr_head": args.lr_head, "device": args.device, "eval_every_epoch": False,
-                     "label_smoothing": args.label_smoothing, "lr_layer_decay": args.lr_layer_decay},
+                     "label_smoothing": args.label_smoothing, "lr_layer_decay": args.lr_layer_decay,
+                     "seed": args.seed, "average_last": args.average_last},
     })
     out = out_root / name
     summary = run_training(config, out, progress=not args.quiet, log=lambda m: print(f"[{name}] {m}", flush=True))
     result = {"train_seconds": summary["train_seconds"], "train_tokens_per_second": summary["train_tokens_per_second"],
-              "dev": {}}
+              "last_epoch_dev": summary["last_epoch_dev"], "dev": {}}
     tagger = Tagger.load(out, device=args.device)
     for dev_name, path in dev:
         gold = read_jsonl(path)[:args.limit] if args.limit else read_jsonl(path)
@@ -250,6 +251,9 @@ def main():
     r.add_argument("--lr-head", type=float, default=1e-3)
     r.add_argument("--label-smoothing", type=float, default=0.0)
     r.add_argument("--crf", action="store_true", help="train the heads as linear-chain CRFs")
+    r.add_argument("--seed", type=int, default=13)
+    r.add_argument("--average-last", type=int, default=1,
+                   help="score the mean of the last N epochs' weights (the last epoch's own dev score is logged too)")
     r.add_argument("--lr-layer-decay", type=float, default=1.0, help="layer-wise learning-rate decay (1: off)")
     r.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "accuracy.json")
     r.add_argument("--models", type=Path, default=REPO / ".bench" / "models")

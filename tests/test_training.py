@@ -113,3 +113,36 @@ def test_layer_wise_decay_gives_lower_layers_smaller_learning_rates(corpus_files
     assert rates[-1] == config.training.lr_head
     n_params = sum(len(g["params"]) for g in optimizer.param_groups)
     assert n_params == len(list(model.parameters()))
+
+
+def test_weight_average_is_the_mean_of_the_weights_it_was_given():
+    import torch
+    from newstag.training import WeightAverage
+
+    model = torch.nn.Linear(2, 1)
+    averager = WeightAverage()
+    for value in (1.0, 2.0, 6.0):
+        torch.nn.init.constant_(model.weight, value)
+        averager.add(model)
+    averager.load_into(model)
+    assert averager.count == 3 and torch.allclose(model.weight, torch.full((1, 2), 3.0))
+
+
+def test_averaging_the_last_epochs_saves_the_averaged_weights_and_logs_both_scores(tmp_path, corpus_files):
+    out = tmp_path / "avg"
+    summary = train(load_config(tiny_config(corpus_files), ["training.epochs=3", "training.average_last=2"]),
+                    out, progress=False, log=lambda m: None)
+    records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    averaged = [r for r in records if r["event"] == "averaged"]
+    assert len(averaged) == 1 and averaged[0]["epochs"] == 2
+    assert summary["dev"] == averaged[0]["dev"]
+    assert summary["last_epoch_dev"] == [r for r in records if r["event"] == "epoch"][-1]["dev"]
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["averaged_epochs"] == 2
+    # What was saved is the averaged model: reloading it gives the averaged dev scores.
+    from newstag.evaluation import evaluate, headline
+    from newstag.formats import read_jsonl
+
+    gold = read_jsonl(corpus_files / "dev.jsonl")
+    tagger = Tagger.load(out, device="cpu")
+    assert headline(evaluate(gold, list(tagger.pipe(gold, batch_size=16)))) == averaged[0]["dev"]["fixture"]

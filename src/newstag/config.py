@@ -68,6 +68,8 @@ class TrainingConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     eval_every_epoch: bool = True
+    average_last: int = Field(1, ge=1, description="save the mean of the weights at the end of the last N epochs "
+                              "instead of the best epoch's (1: off); dev scores of both are logged")
     num_threads: Optional[int] = None
 
 

@@ -211,6 +211,30 @@ def evaluate_corpora(model, tokenizer, dev: dict[str, list[Document]], batch_siz
     return reports
 
 
+class WeightAverage:
+    """The running mean of a model's weights over the epochs it is given (kept in fp32 on the CPU).
+
+    Averaging the last few epochs' end points of a run whose learning rate decays to zero
+    lands nearer the middle of the flat region those epochs walk around in."""
+
+    def __init__(self):
+        self.sums, self.count = None, 0
+
+    def add(self, model: torch.nn.Module):
+        state = {k: v.detach().float().cpu() for k, v in model.state_dict().items() if v.is_floating_point()}
+        if self.sums is None:
+            self.sums = {k: v.clone() for k, v in state.items()}
+        else:
+            for k, v in state.items():
+                self.sums[k] += v
+        self.count += 1
+
+    def load_into(self, model: torch.nn.Module):
+        current = model.state_dict()
+        model.load_state_dict({k: (self.sums[k] / self.count).to(v.dtype) if k in self.sums else v
+                               for k, v in current.items()})
+
+
 def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
     """Train the run a config describes; the best checkpoint ends up in ``output``."""
     cfg = config.training
@@ -240,6 +264,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
                   train_windows={c.name: len(w) for (c, _), w in zip(train_sets, windows)})
     log(f"device {device}; {sum(len(w) for w in windows)} training windows; {steps_per_epoch} steps per epoch")
 
+    averager = WeightAverage()
     best, best_report, step, started = -1.0, None, 0, time.time()
     tokens_seen, train_seconds = 0, 0.0  # throughput counts training steps only, not dev scoring
     for epoch in range(1, cfg.epochs + 1):
@@ -280,12 +305,29 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
             reports, score = None, float(epoch)  # no dev data: the last epoch is the best we know
         metrics.write(**record)
         log(f"epoch {epoch}: loss {running:.4f}" + (f"; dev {record['dev']}" if "dev" in record else ""))
+        if cfg.average_last > 1 and epoch > cfg.epochs - cfg.average_last:
+            averager.add(model)
+        if cfg.average_last > 1:
+            continue  # the averaged weights are saved after the last epoch, not the best single epoch's
         if score > best:
             best, best_report = score, reports
             model.save_pretrained(output, tokenizer, extra={"run_name": config.name, "best_epoch": epoch,
                                                             "dev": record.get("dev")},
                                   linker=None if linker is link else linker)
-    summary = {"best_selection_score": best, "seconds": round(time.time() - started, 1),
+    last_epoch_dev = record.get("dev")
+    if cfg.average_last > 1:
+        averager.load_into(model)
+        best_report = evaluate_corpora(model, tokenizer, dev_sets, 2 * cfg.batch_size, device, linker) if dev_sets else None
+        averaged_dev = {n: headline(r) for n, r in (best_report or {}).items()}
+        metrics.write(event="averaged", epochs=averager.count, dev=averaged_dev)
+        log(f"mean of the last {averager.count} epochs' weights; dev {averaged_dev}")
+        if best_report:
+            best = sum(selection_score(r) for r in best_report.values()) / len(best_report)
+        model.save_pretrained(output, tokenizer, extra={"run_name": config.name, "averaged_epochs": averager.count,
+                                                        "dev": averaged_dev or None},
+                              linker=None if linker is link else linker)
+    summary = {"best_selection_score": best, "last_epoch_dev": last_epoch_dev,
+               "seconds": round(time.time() - started, 1),
                "train_seconds": round(train_seconds, 1),
                "train_tokens_per_second": round(tokens_seen / train_seconds, 1),
                "dev": {n: headline(r) for n, r in (best_report or {}).items()}}
