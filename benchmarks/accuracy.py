@@ -286,7 +286,7 @@ def main():
     single = {"conll": conll, "polnear": polnear, "newswire": nw}
     needs = {"hf": [conll], "conll": [conll], "casing": [conll], "polnear": [polnear]}
     for task in tasks:  # in the order given, saving after each: a cut-off run keeps what it finished
-        missing = [str(f) for c in needs.get(task, []) for f in c[1:] if not Path(f).is_file()]
+        missing = [str(f) for c in needs.get(task, []) for f in c[1:] if not f.is_file()]
         if missing:
             print(f"skipped {task}: {', '.join(missing)} not prepared")
             continue
