@@ -203,7 +203,8 @@ def newstag_run(name, train, dev, args, out_root: Path, shape_dim=None) -> dict:
     config = RunConfig.model_validate({
         "name": name,
         "model": {"encoder": encoder, "max_length": args.max_length, "stride": args.stride,
-                  "shape_dim": args.shape_dim if shape_dim is None else shape_dim, "crf": args.crf},
+                  "shape_dim": args.shape_dim if shape_dim is None else shape_dim, "crf": args.crf,
+                  "context_lstm": args.context_lstm},
         "train": [{"name": n, "path": str(p), "weight": w, "limit": args.limit} for n, p, w in train],
         "dev": [{"name": n, "path": str(p), "limit": args.limit} for n, p in dev],
         "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr_encoder": args.lr_encoder,
@@ -251,6 +252,7 @@ def main():
     r.add_argument("--lr-head", type=float, default=1e-3)
     r.add_argument("--label-smoothing", type=float, default=0.0)
     r.add_argument("--crf", action="store_true", help="train the heads as linear-chain CRFs")
+    r.add_argument("--context-lstm", type=int, default=0, help="BiLSTM hidden size per direction before the heads (0: none)")
     r.add_argument("--seed", type=int, default=13)
     r.add_argument("--average-last", type=int, default=1,
                    help="score the mean of the last N epochs' weights (the last epoch's own dev score is logged too)")

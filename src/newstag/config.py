@@ -47,6 +47,8 @@ class ModelConfig(Strict):
                                                             "(0: hard BIO constraints only)")
     crf: bool = Field(False, description="train each head as a linear-chain CRF; its learned transitions then "
                                          "replace the counted decoding prior")
+    context_lstm: int = Field(0, ge=0, description="hidden size per direction of a BiLSTM between the encoder "
+                                                   "and the heads; 0: none, the heads read the encoder directly")
     linker: Literal["rule", "learned"] = Field("learned", description="quote → speaker linking: learned scorer or rules")
     linker_spans: Literal["gold", "predicted"] = Field(
         "gold", description="what the learned linker is fitted on: the gold spans of the train corpora, or the "

@@ -69,7 +69,7 @@ def without_pooler(encoder):
 
 class NewstagModel(nn.Module):
     def __init__(self, encoder, entity_labels, shape_dim=32, dropout=0.1, max_length=256, stride=64, linker="rule",
-                 transition_weight=0.0, transitions=None, crf=False):
+                 transition_weight=0.0, transitions=None, crf=False, context_lstm=0):
         super().__init__()
         self.encoder = encoder
         self.settings = {
@@ -87,12 +87,19 @@ class NewstagModel(nn.Module):
             "transition_weight": transition_weight,
             "transitions": transitions or {"entity": None, "quote": None},
             "crf": crf,
+            "context_lstm": context_lstm,
         }
-        hidden = encoder.config.hidden_size
+        width = encoder.config.hidden_size + shape_dim
         self.shape_embedding = nn.Embedding(N_SHAPES, shape_dim, padding_idx=0) if shape_dim else None
         self.dropout = nn.Dropout(dropout)
-        self.entity_head = nn.Linear(hidden + shape_dim, len(self.settings["entity_tags"]))
-        self.quote_head = nn.Linear(hidden + shape_dim, len(self.settings["quote_tags"]))
+        # An optional BiLSTM between the encoder (+ shapes) and the heads: it carries each
+        # word's later subwords, and its neighbours' shapes, to the first subword the
+        # heads read.
+        self.context = nn.LSTM(width, context_lstm, batch_first=True, bidirectional=True) if context_lstm else None
+        if context_lstm:
+            width = 2 * context_lstm
+        self.entity_head = nn.Linear(width, len(self.settings["entity_tags"]))
+        self.quote_head = nn.Linear(width, len(self.settings["quote_tags"]))
         if crf:  # (from, to) transition scores, learned with the heads
             self.entity_crf = nn.Parameter(torch.zeros(len(self.entity_tags), len(self.entity_tags)))
             self.quote_crf = nn.Parameter(torch.zeros(len(self.quote_tags), len(self.quote_tags)))
@@ -140,6 +147,8 @@ class NewstagModel(nn.Module):
         if self.shape_embedding is not None:
             hidden = torch.cat([hidden, self.shape_embedding(shape_ids).to(hidden.dtype)], dim=-1)
         hidden = self.dropout(hidden)
+        if self.context is not None:
+            hidden = self.dropout(run_lstm(self.context, hidden, attention_mask))
         out = {"entity_logits": self.entity_head(hidden), "quote_logits": self.quote_head(hidden), "hidden": hidden}
         if entity_labels is not None and quote_labels is not None:
             if self.settings["crf"]:
@@ -216,7 +225,8 @@ class NewstagModel(nn.Module):
         encoder = without_pooler(AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg)))
         model = cls(encoder, config["entity_labels"], config["shape_dim"], config["dropout"],
                     config["max_length"], config["stride"], config.get("linker", "rule"),
-                    config.get("transition_weight", 0.0), config.get("transitions"), config.get("crf", False))
+                    config.get("transition_weight", 0.0), config.get("transitions"), config.get("crf", False),
+                    config.get("context_lstm", 0))
         state = load_file(str(directory / "model.safetensors"))
         missing, unexpected = model.load_state_dict(state, strict=False)
         # Position ids are buffers some encoders do not save; anything else is an error.
@@ -226,6 +236,16 @@ class NewstagModel(nn.Module):
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
         model.eval()
         return model, tokenizer, config
+
+
+def run_lstm(lstm, hidden, attention_mask):
+    """The LSTM over each window's real positions only: the backward direction must
+    not start from the padding."""
+    lengths = attention_mask.sum(1).cpu()
+    packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths, batch_first=True, enforce_sorted=False)
+    out, _ = lstm(packed)
+    out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=hidden.size(1))
+    return out
 
 
 def masked_loss(logits, labels, label_smoothing=0.0):

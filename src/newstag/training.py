@@ -99,7 +99,7 @@ def build_model(config: RunConfig):
     encoder, tokenizer = load_encoder(config.model.encoder)
     m = config.model
     model = NewstagModel(encoder, m.entity_labels, m.shape_dim, m.dropout, m.max_length, m.stride, m.linker,
-                         m.transition_weight, crf=m.crf)
+                         m.transition_weight, crf=m.crf, context_lstm=m.context_lstm)
     return model, tokenizer
 
 
