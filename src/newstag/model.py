@@ -242,6 +242,8 @@ def run_lstm(lstm, hidden, attention_mask):
     """The LSTM over each window's real positions only: the backward direction must
     not start from the padding."""
     lengths = attention_mask.sum(1).cpu()
+    # Under bf16 autocast the encoder's output is bf16; the LSTM's weights stay fp32.
+    hidden = hidden.to(lstm.weight_ih_l0.dtype)
     packed = nn.utils.rnn.pack_padded_sequence(hidden, lengths, batch_first=True, enforce_sorted=False)
     out, _ = lstm(packed)
     out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=hidden.size(1))
