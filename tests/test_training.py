@@ -8,6 +8,15 @@ from newstag.training import epoch_order, train
 from conftest import tiny_config
 
 
+def test_every_shipped_config_is_valid():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        load_config(path)  # raises, naming the file and key, on a typo
+
+
 def test_training_lowers_the_loss_and_saves_a_loadable_model(tmp_path, corpus_files):
     out = tmp_path / "model"
     summary = train(load_config(tiny_config(corpus_files, epochs=6, batch_size=4)), out, progress=False, log=lambda m: None)
@@ -23,6 +32,16 @@ def test_training_lowers_the_loss_and_saves_a_loadable_model(tmp_path, corpus_fi
     assert quote_prior.shape == (len(tagger.model.quote_tags),) * 2
     b_cue, i_cue = tagger.model.quote_tags.index("B-CUE"), tagger.model.quote_tags.index("I-CUE")
     assert quote_prior[b_cue, b_cue] < quote_prior[b_cue, i_cue] < 0
+
+
+def test_a_config_with_a_context_lstm_trains_and_predicts_with_it(tmp_path, corpus_files):
+    out = tmp_path / "lstm"
+    config = load_config(tiny_config(corpus_files, epochs=1), ["model.context_lstm=4", "model.crf=true"])
+    train(config, out, progress=False, log=lambda m: None)
+    tagger = Tagger.load(out, device="cpu")
+    assert tagger.model.context is not None and tagger.model.context.hidden_size == 4
+    text = "“We hold,” said Olena Kovalenko in Kyiv."
+    assert all(text[s.start:s.end] == s.text for _, s in tagger(text).spans())
 
 
 def test_predictions_are_well_formed_on_unseen_text(tiny_model):
