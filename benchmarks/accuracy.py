@@ -23,6 +23,7 @@ Where ../shared/corpora is absent, ``prepare`` says so and exits 0 without data.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import re
@@ -274,6 +275,9 @@ def main():
         return
     newswire = (REPO / "data" / "newswire" / "train.jsonl", REPO / "data" / "newswire" / "dev.jsonl")
     tasks = args.tasks.split(",")
+    if "hf" in tasks and importlib.util.find_spec("accelerate") is None:
+        # Checked before anything trains: the recipe runs after newstag's task in a run.
+        sys.exit("the hf task runs transformers' Trainer, which needs accelerate: pip install -e '.[bench]'")
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.node()} {platform.processor()}",
                "device": torch.cuda.get_device_name(0) if args.device == "cuda" else f"cpu x{torch.get_num_threads()}",
                "args": {k: str(v) for k, v in vars(args).items()}, "results": {}}
