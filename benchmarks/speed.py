@@ -7,10 +7,18 @@ articles, side by side in one process: the pipeline with a token-classification 
 of the same size (its predictions are not scored: this is a speed measurement only),
 ``aggregation_strategy="simple"`` and a stride for articles longer than 512 tokens.
 newstag's figure includes both heads, Viterbi decoding and quote linking.
+
+With ``--context-lstm-cost`` (a model trained with ``model.context_lstm``) it times
+instead what the BiLSTM costs: the forward pass (``inference.word_log_probs``: windows,
+encoder, LSTM, heads) with the LSTM and with it taken out, alternating, best of
+``--repeats``. Only the forward pass: the copy without the LSTM gets freshly
+initialised heads, so its predictions are meaningless and would change what decoding
+and linking have to do.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import sys
@@ -21,7 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from newstag.document import read_jsonl  # noqa: E402
-from newstag.inference import Tagger  # noqa: E402
+from newstag.alignment import to_pieces  # noqa: E402
+from newstag.inference import Tagger, word_log_probs  # noqa: E402
 
 
 def timed(fn, texts, repeats: int) -> float:
@@ -40,6 +49,8 @@ def main():
     ap.add_argument("--data", type=Path, default=REPO / "data" / "newswire" / "dev.jsonl")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--context-lstm-cost", action="store_true",
+                    help="time the forward pass with and without the model's context LSTM instead")
     args = ap.parse_args()
 
     import torch
@@ -48,6 +59,8 @@ def main():
     texts = [d.text for d in read_jsonl(args.data)]
     words = sum(len(t.split()) for t in texts)
     tagger = Tagger.load(args.model, device="cpu")
+    if args.context_lstm_cost:
+        return report(context_lstm_cost(tagger, texts, args.repeats), args.out)
     config = tagger.model.encoder.config.to_dict()
     config.update(id2label={i: f"L{i}" for i in range(9)}, label2id={f"L{i}": i for i in range(9)})
     hf = BertForTokenClassification(tagger.model.encoder.config.__class__(**config))
@@ -63,9 +76,45 @@ def main():
                        device=-1, stride=32, batch_size=batch)
         seconds = timed(lambda ts: ner(ts), texts, args.repeats)
         results["words_per_second"][f"HF pipeline batch {batch}"] = round(words / seconds, 1)
+    report(results, args.out)
+
+
+def without_lstm(model):
+    """A copy of ``model`` whose (fresh) heads read the encoder and shapes directly."""
+    from torch import nn
+
+    plain = copy.deepcopy(model)
+    plain.context = None
+    plain.settings["context_lstm"] = 0
+    width = plain.encoder.config.hidden_size + plain.settings["shape_dim"]
+    plain.entity_head = nn.Linear(width, plain.entity_head.out_features)
+    plain.quote_head = nn.Linear(width, plain.quote_head.out_features)
+    return plain.eval()
+
+
+def context_lstm_cost(tagger, texts, repeats: int, batch_size: int = 8) -> dict:
+    import torch
+
+    if tagger.model.context is None:
+        sys.exit("this model has no context LSTM (model.context_lstm is 0)")
+    pieces = [to_pieces(tagger.tokenizer, t) for t in texts]
+    words = sum(len(p.words) for p in pieces)
+    models = {f"with BiLSTM {tagger.model.settings['context_lstm']}": tagger.model, "without": without_lstm(tagger.model)}
+    best = {name: float("inf") for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            started = time.perf_counter()
+            word_log_probs(model, tagger.tokenizer, pieces, batch_size, torch.device("cpu"))
+            best[name] = min(best[name], time.perf_counter() - started)
+    return {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(), "articles": len(texts), "words": words, "batch_size": batch_size,
+            "forward_words_per_second": {n: round(words / s, 1) for n, s in best.items()}}
+
+
+def report(results: dict, out: Path | None):
     text = json.dumps(results, indent=2)
-    if args.out:
-        args.out.write_text(text)
+    if out:
+        out.write_text(text)
     print(text)
 
 
