@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "src"))
 from newstag.document import read_jsonl  # noqa: E402
 from newstag.alignment import to_pieces  # noqa: E402
 from newstag.inference import Tagger, word_log_probs  # noqa: E402
+from newstag.model import NewstagModel  # noqa: E402
 
 
 def timed(fn, texts, repeats: int) -> float:
@@ -80,16 +81,8 @@ def main():
 
 
 def without_lstm(model):
-    """A copy of ``model`` whose (fresh) heads read the encoder and shapes directly."""
-    from torch import nn
-
-    plain = copy.deepcopy(model)
-    plain.context = None
-    plain.settings["context_lstm"] = 0
-    width = plain.encoder.config.hidden_size + plain.settings["shape_dim"]
-    plain.entity_head = nn.Linear(width, plain.entity_head.out_features)
-    plain.quote_head = nn.Linear(width, plain.quote_head.out_features)
-    return plain.eval()
+    """The same encoder and shapes with fresh heads and no context LSTM."""
+    return NewstagModel.from_settings(copy.deepcopy(model.encoder), {**model.settings, "context_lstm": 0}).eval()
 
 
 def context_lstm_cost(tagger, texts, repeats: int, batch_size: int = 8) -> dict:

@@ -1,5 +1,6 @@
 """A tiny model trains, its loss falls, and it reloads and predicts valid offsets."""
 import json
+from pathlib import Path
 
 from newstag.config import load_config
 from newstag.inference import Tagger
@@ -9,8 +10,6 @@ from conftest import tiny_config
 
 
 def test_every_shipped_config_is_valid():
-    from pathlib import Path
-
     configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
     assert configs
     for path in configs:

@@ -97,8 +97,9 @@ class NewstagModel(nn.Module):
         # An optional BiLSTM between the encoder (+ shapes) and the heads: it carries each
         # word's later subwords, and its neighbours' shapes, to the first subword the
         # heads read.
-        self.context = nn.LSTM(width, context_lstm, batch_first=True, bidirectional=True) if context_lstm else None
+        self.context = None
         if context_lstm:
+            self.context = nn.LSTM(width, context_lstm, batch_first=True, bidirectional=True)
             width = 2 * context_lstm
         self.entity_head = nn.Linear(width, len(self.settings["entity_tags"]))
         self.quote_head = nn.Linear(width, len(self.settings["quote_tags"]))
@@ -206,6 +207,15 @@ class NewstagModel(nn.Module):
         return directory
 
     @classmethod
+    def from_settings(cls, encoder, settings: dict):
+        """A model with fresh heads laid out as ``settings`` says (a saved config.json, or
+        another model's ``settings``); keys older models lack take their defaults."""
+        return cls(encoder, settings["entity_labels"], settings["shape_dim"], settings["dropout"],
+                   settings["max_length"], settings["stride"], settings.get("linker", "rule"),
+                   settings.get("transition_weight", 0.0), settings.get("transitions"), settings.get("crf", False),
+                   settings.get("context_lstm", 0))
+
+    @classmethod
     def from_pretrained(cls, directory):
         """(model, tokenizer, config) from a directory written by ``save_pretrained``."""
         from safetensors.torch import load_file
@@ -225,10 +235,7 @@ class NewstagModel(nn.Module):
         enc_cfg = dict(config["encoder_config"])
         enc_cfg.pop("model_type", None)
         encoder = without_pooler(AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg)))
-        model = cls(encoder, config["entity_labels"], config["shape_dim"], config["dropout"],
-                    config["max_length"], config["stride"], config.get("linker", "rule"),
-                    config.get("transition_weight", 0.0), config.get("transitions"), config.get("crf", False),
-                    config.get("context_lstm", 0))
+        model = cls.from_settings(encoder, config)
         state = load_file(str(directory / "model.safetensors"))
         missing, unexpected = model.load_state_dict(state, strict=False)
         # Position ids are buffers some encoders do not save; anything else is an error.
