@@ -116,6 +116,31 @@ def test_corpora_with_different_layers_train_one_model(tmp_path, corpus_files):
     assert start["train_documents"] == {"fixture": 4, "conll": 2}
 
 
+def test_a_model_reports_only_the_layers_it_was_trained_on(tmp_path, gold_docs, tiny_model):
+    """A quotes-only corpus (as PolNeAR is) leaves the entity head untrained: its output
+    is noise, so the model emits no entities at all, and says which layers it has."""
+    import yaml
+
+    from newstag.document import write_jsonl
+
+    quotes_only = [d.model_copy(update={"layers": ["quotes"], "entities": []}) for d in gold_docs]
+    write_jsonl(quotes_only, tmp_path / "quotes.jsonl")
+    config = yaml.safe_load(tiny_config(tmp_path).read_text())
+    config["train"] = [{"name": "quotes", "path": str(tmp_path / "quotes.jsonl")}]
+    config["dev"] = [{"name": "quotes", "path": str(tmp_path / "quotes.jsonl")}]
+    path = tmp_path / "quotes.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "q"
+    train(load_config(path, ["training.epochs=1"]), out, progress=False, log=lambda m: None)
+    assert json.loads((out / "config.json").read_text())["layers"] == ["quotes"]
+    text = "“We hold,” said Olena Kovalenko of the Kyiv City Council in Kyiv on Monday."
+    doc = Tagger.load(out, device="cpu")(text)
+    assert doc.layers == ["quotes"] and doc.entities == []
+    # A model trained on both layers keeps both.
+    both = Tagger.load(tiny_model, device="cpu")(text)
+    assert both.layers == ["entities", "quotes"]
+
+
 def test_layer_wise_decay_gives_lower_layers_smaller_learning_rates(corpus_files):
     from newstag.training import build_model, make_optimizer
 

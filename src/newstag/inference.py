@@ -22,7 +22,7 @@ import torch
 
 from .alignment import WordPieces, plan_windows, to_pieces, window_inputs
 from .decoding import KIND_OF_ROLE, viterbi
-from .document import Document, Entity, Quote, Span
+from .document import LAYERS, Document, Entity, Quote, Span
 from .linking import LinkedQuote, SpanPred, link
 from .text import bio_to_spans
 
@@ -98,18 +98,24 @@ def decode_layer(log_probs: np.ndarray, tags: list[str], prior=None) -> list[tup
 
 @dataclass
 class RawSpans:
-    """What the tagger found in one article, before linking: the linker's inputs."""
+    """What the tagger found in one article, before linking: the linker's inputs, and
+    the layers the tagger was trained on (the only ones it reports)."""
     quotes: list[LinkedQuote]
     cues: list[SpanPred]
     speakers: list[SpanPred]
     entities: list[SpanPred]
+    layers: tuple[str, ...] = LAYERS
 
 
 def decode_spans(pieces: WordPieces, ent_lp, quote_lp, model) -> RawSpans:
+    """Spans of the layers the model learned; an untrained head's output is never decoded."""
     words = pieces.words
-    entities = [SpanPred(words[a][0], words[b - 1][1], score, label)
-                for a, b, label, score in decode_layer(ent_lp, model.entity_tags, model.transition_prior("entity"))]
-    found = RawSpans([], [], [], entities)
+    found = RawSpans([], [], [], [], tuple(model.layers))
+    if "entities" in model.layers:
+        found.entities = [SpanPred(words[a][0], words[b - 1][1], score, label) for a, b, label, score
+                          in decode_layer(ent_lp, model.entity_tags, model.transition_prior("entity"))]
+    if "quotes" not in model.layers:
+        return found
     for a, b, role, score in decode_layer(quote_lp, model.quote_tags, model.transition_prior("quote")):
         start, end = words[a][0], words[b - 1][1]
         if role in KIND_OF_ROLE:
@@ -128,7 +134,7 @@ def build_document(doc: Document, found: RawSpans, linker=link) -> Document:
         return None if p is None else Span(start=p.start, end=p.end)
 
     return Document(
-        id=doc.id, text=doc.text, meta=doc.meta, layers=["entities", "quotes"],
+        id=doc.id, text=doc.text, meta=doc.meta, layers=list(found.layers),
         entities=[Entity(start=e.start, end=e.end, label=e.label, score=round(e.score, 4)) for e in found.entities],
         quotes=[Quote(start=q.start, end=q.end, kind=q.kind, score=round(q.score, 4), cue=span(q.cue),
                       speaker=span(q.speaker), speaker_entity=span(q.speaker_entity)) for q in found.quotes],

@@ -32,6 +32,7 @@ from torch import nn
 
 from . import __version__
 from .decoding import QUOTE_ROLES, bio_tags
+from .document import LAYERS
 from .text import N_SHAPES, SHAPES
 
 FORMAT_VERSION = 1
@@ -71,7 +72,7 @@ def without_pooler(encoder):
 
 class NewstagModel(nn.Module):
     def __init__(self, encoder, entity_labels, shape_dim=32, dropout=0.1, max_length=256, stride=64, linker="rule",
-                 transition_weight=0.0, transitions=None, crf=False, context_lstm=0):
+                 transition_weight=0.0, transitions=None, crf=False, context_lstm=0, layers=LAYERS):
         super().__init__()
         self.encoder = encoder
         self.settings = {
@@ -90,6 +91,10 @@ class NewstagModel(nn.Module):
             "transitions": transitions or {"entity": None, "quote": None},
             "crf": crf,
             "context_lstm": context_lstm,
+            # The annotation layers the model learned. A head whose layer no training
+            # document annotated was never trained, so its output is noise and is not
+            # decoded (a quotes-only PolNeAR model emits no entities).
+            "layers": [layer for layer in LAYERS if layer in layers],
         }
         width = encoder.config.hidden_size + shape_dim
         self.shape_embedding = nn.Embedding(N_SHAPES, shape_dim, padding_idx=0) if shape_dim else None
@@ -114,6 +119,10 @@ class NewstagModel(nn.Module):
     @property
     def quote_tags(self):
         return self.settings["quote_tags"]
+
+    @property
+    def layers(self) -> list[str]:
+        return self.settings["layers"]
 
     def transition_prior(self, layer: str):
         """The transition scores decoding adds for ``layer`` ("entity" or "quote"), or
@@ -213,7 +222,7 @@ class NewstagModel(nn.Module):
         return cls(encoder, settings["entity_labels"], settings["shape_dim"], settings["dropout"],
                    settings["max_length"], settings["stride"], settings.get("linker", "rule"),
                    settings.get("transition_weight", 0.0), settings.get("transitions"), settings.get("crf", False),
-                   settings.get("context_lstm", 0))
+                   settings.get("context_lstm", 0), settings.get("layers", LAYERS))
 
     @classmethod
     def from_pretrained(cls, directory):

@@ -20,7 +20,7 @@ import torch
 from .alignment import plan_windows, to_pieces, window_inputs
 from .config import CorpusConfig, RunConfig
 from .decoding import ROLE_OF_KIND, transition_log_probs
-from .document import Document
+from .document import LAYERS, Document
 from .evaluation import evaluate, headline, selection_score
 from .inference import pad_batch, pick_device, predict_documents
 from .linking import link
@@ -251,6 +251,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
         if not docs:
             raise ValueError(f"train corpus {c.name!r} ({c.path}) has no documents")
     windows = [build_windows(docs, tokenizer, model) for _, docs in train_sets]
+    model.settings["layers"] = [layer for layer in LAYERS if any(layer in d.layers for _, docs in train_sets for d in docs)]
     model.settings["transitions"] = label_transitions([d for _, docs in train_sets for d in docs], model)
     model.start_crf_from_prior()
     linker = fit_linker(config, [d for _, docs in train_sets for d in docs], log)
