@@ -251,10 +251,11 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
         if not docs:
             raise ValueError(f"train corpus {c.name!r} ({c.path}) has no documents")
     windows = [build_windows(docs, tokenizer, model) for _, docs in train_sets]
-    model.settings["layers"] = [layer for layer in LAYERS if any(layer in d.layers for _, docs in train_sets for d in docs)]
-    model.settings["transitions"] = label_transitions([d for _, docs in train_sets for d in docs], model)
+    train_docs = [d for _, docs in train_sets for d in docs]
+    model.settings["layers"] = [layer for layer in LAYERS if any(layer in d.layers for d in train_docs)]
+    model.settings["transitions"] = label_transitions(train_docs, model)
     model.start_crf_from_prior()
-    linker = fit_linker(config, [d for _, docs in train_sets for d in docs], log)
+    linker = fit_linker(config, train_docs, log)
     weights = [c.weight for c, _ in train_sets]
     rng = random.Random(cfg.seed)
     steps_per_epoch = math.ceil(len(epoch_order([len(w) for w in windows], weights, random.Random(0))) / cfg.batch_size)
