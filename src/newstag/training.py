@@ -334,7 +334,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
                "train_tokens_per_second": round(tokens_seen / train_seconds, 1),
                "dev": {n: headline(r) for n, r in (best_report or {}).items()}}
     if config.model.linker == "learned" and config.model.linker_spans == "predicted":
-        refit = refit_linker_on_predictions(config, output, [d for _, docs in train_sets for d in docs], dev_sets,
+        refit = refit_linker_on_predictions(config, output, train_docs, dev_sets,
                                             2 * cfg.batch_size, device, log)
         if refit:
             best_report = refit
