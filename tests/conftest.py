@@ -52,14 +52,16 @@ def corpus_files(tmp_path_factory, gold_docs):
     return folder
 
 
-def tiny_config(folder: Path, **training) -> Path:
-    """configs/tiny.yaml pointed at the fixture corpus."""
+def tiny_config(folder: Path, train: list | None = None, dev: list | None = None, **training) -> Path:
+    """configs/tiny.yaml pointed at the fixture corpus in ``folder``, or at the given
+    ``train`` / ``dev`` corpus entries; written into ``folder``."""
     repo = Path(__file__).resolve().parents[1]
     data = yaml.safe_load((repo / "configs" / "tiny.yaml").read_text())
-    data["train"] = [{"name": "fixture", "path": str(folder / "train.jsonl")}]
-    data["dev"] = [{"name": "fixture", "path": str(folder / "dev.jsonl")}]
+    data["train"] = train or [{"name": "fixture", "path": str(folder / "train.jsonl")}]
+    data["dev"] = dev or [{"name": "fixture", "path": str(folder / "dev.jsonl")}]
     data["training"].update(training)
-    path = folder / f"tiny-{abs(hash(tuple(sorted(training.items()))))}.yaml"
+    key = (tuple(sorted(training.items())), repr(data["train"]), repr(data["dev"]))
+    path = folder / f"tiny-{abs(hash(key))}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 

@@ -98,16 +98,14 @@ def test_corpus_weights_set_each_corpus_share_of_an_epoch():
 
 def test_corpora_with_different_layers_train_one_model(tmp_path, corpus_files):
     """An entities-only CoNLL file and the two-layer fixture, mixed with weights in one config."""
-    import yaml
-
     conll = tmp_path / "ents.conll"
     conll.write_text("-DOCSTART- O\n\nAna B-PER\nRuiz I-PER\nvisited O\nLima B-LOC\n. O\n\n"
                      "-DOCSTART- O\n\nThe O\nUN B-ORG\nmet O\nin O\nOslo B-LOC\n. O\n")
-    config = yaml.safe_load(tiny_config(corpus_files).read_text())
-    config["train"].append({"name": "conll", "path": str(conll), "format": "conll", "weight": 2.0})
-    config["dev"].append({"name": "conll", "path": str(conll), "format": "conll"})
-    path = tmp_path / "mix.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = tiny_config(tmp_path,
+                       train=[{"name": "fixture", "path": str(corpus_files / "train.jsonl")},
+                              {"name": "conll", "path": str(conll), "format": "conll", "weight": 2.0}],
+                       dev=[{"name": "fixture", "path": str(corpus_files / "dev.jsonl")},
+                            {"name": "conll", "path": str(conll), "format": "conll"}])
     out = tmp_path / "m"
     summary = train(load_config(path, ["training.epochs=1"]), out, progress=False, log=lambda m: None)
     assert set(summary["dev"]) == {"fixture", "conll"}
@@ -119,17 +117,12 @@ def test_corpora_with_different_layers_train_one_model(tmp_path, corpus_files):
 def test_a_model_reports_only_the_layers_it_was_trained_on(tmp_path, gold_docs, tiny_model):
     """A quotes-only corpus (as PolNeAR is) leaves the entity head untrained: its output
     is noise, so the model emits no entities at all, and says which layers it has."""
-    import yaml
-
     from newstag.document import write_jsonl
 
     quotes_only = [d.model_copy(update={"layers": ["quotes"], "entities": []}) for d in gold_docs]
     write_jsonl(quotes_only, tmp_path / "quotes.jsonl")
-    config = yaml.safe_load(tiny_config(tmp_path).read_text())
-    config["train"] = [{"name": "quotes", "path": str(tmp_path / "quotes.jsonl")}]
-    config["dev"] = [{"name": "quotes", "path": str(tmp_path / "quotes.jsonl")}]
-    path = tmp_path / "quotes.yaml"
-    path.write_text(yaml.safe_dump(config))
+    corpus = [{"name": "quotes", "path": str(tmp_path / "quotes.jsonl")}]
+    path = tiny_config(tmp_path, train=corpus, dev=corpus)
     out = tmp_path / "q"
     train(load_config(path, ["training.epochs=1"]), out, progress=False, log=lambda m: None)
     assert json.loads((out / "config.json").read_text())["layers"] == ["quotes"]
