@@ -80,7 +80,7 @@ def heldout_spans(train: list[Document], files: list[Path]) -> list:
 def summary(report: dict) -> dict:
     q = report["quotes"]
     return {"attribution_f1_exact": q["attribution_exact"]["f1"], "attribution_f1_overlap": q["attribution_overlap"]["f1"],
-            "attribution_accuracy": q["attribution_accuracy"],
+            "attribution_accuracy": q["attribution_accuracy"], "cue_f1": q["cue"]["f1"],
             "by_category": {c: v["attributed"] for c, v in q["recall_by_category"].items()}}
 
 

@@ -62,6 +62,12 @@ def test_sentences_cover_the_text():
     assert len(bounds) == 4
 
 
+def test_titles_and_initials_do_not_end_a_sentence():
+    text = "“We stay,” Rep. Ana M. Ruiz told U.S. reporters. Dr. Okafor left."
+    assert [text[a:b].strip() for a, b in sentence_bounds(text)] == [
+        "“We stay,” Rep. Ana M. Ruiz told U.S. reporters.", "Dr. Okafor left."]
+
+
 def test_every_word_of_a_long_article_is_owned_by_its_best_centred_window(tokenizer):
     text = " ".join(f"Word{i} said “quote number {i}.”" for i in range(400))  # about 10 windows of 256
     pieces = to_pieces(tokenizer, text)

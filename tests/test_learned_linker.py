@@ -7,7 +7,7 @@ from conftest import tiny_config
 
 
 def spans_of(docs):
-    return [[(q.start, q.end, q.speaker and (q.speaker.start, q.speaker.end),
+    return [[(q.start, q.end, q.cue and (q.cue.start, q.cue.end), q.speaker and (q.speaker.start, q.speaker.end),
               q.speaker_entity and (q.speaker_entity.start, q.speaker_entity.end)) for q in d.quotes] for d in docs]
 
 

@@ -44,3 +44,26 @@ def test_speaker_in_the_previous_sentence():
     q = quote(text, "“Nobody listened.”")
     link(text, [q], spans_of(text, "was blunt"), spans_of(text, "Ana Ruiz"), spans_of(text, "Ana Ruiz", label="PER"))
     assert text[q.speaker.start:q.speaker.end] == "Ana Ruiz"
+    assert text[q.cue.start:q.cue.end] == "was blunt", "the cue of the sentence the quote stands against"
+
+
+def test_a_question_that_closes_its_sentence_takes_the_cue_after_it():
+    text = "“Why now?” Ana Ruiz asked. The board did not answer."
+    q = quote(text, "“Why now?”")
+    link(text, [q], spans_of(text, "asked"), spans_of(text, "Ana Ruiz"), [])
+    assert text[q.cue.start:q.cue.end] == "asked"
+
+
+def test_a_cue_across_a_paragraph_or_another_quote_is_not_taken():
+    text = "Ana Ruiz said so on Monday.\n\n“Nobody listened.” “Nobody came.” The board said little."
+    quotes = [quote(text, "“Nobody listened.”"), quote(text, "“Nobody came.”")]
+    link(text, quotes, spans_of(text, "said so", "said little"), [], [])
+    assert quotes[0].cue is None, "the cue before stands in another paragraph"
+    assert quotes[1].cue is None, "after a full stop, the next sentence's cue is its own"
+
+
+def test_a_colon_carries_the_cue_over_a_paragraph_break():
+    text = "The Harbour Gazette reports:\n\n“Cranes stood idle all week.”"
+    q = quote(text, "“Cranes stood idle all week.”")
+    link(text, [q], spans_of(text, "reports"), spans_of(text, "The Harbour Gazette"), [])
+    assert text[q.cue.start:q.cue.end] == "reports"

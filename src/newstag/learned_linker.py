@@ -32,7 +32,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .linking import LinkedQuote, SpanPred, gold_link_inputs, nearest_cue
+from .linking import LinkedQuote, SpanPred, adjacent_cue, gold_link_inputs, nearest_cue
 from .text import Sentences
 
 PERSONAL = {"he", "she", "him", "her", "his", "i", "me", "we", "us", "you"}
@@ -260,15 +260,16 @@ class LearnedLinker(nn.Module):
             q.cue = own_cue(ctx, q)
             if best == 0:
                 q.speaker = q.speaker_entity = None
-                continue
-            chosen, _, has_name = cands[best - 1]
-            q.speaker = chosen
-            if q.cue is None and previous is chosen:  # a continued quote keeps its attribution's cue
-                q.cue = previous_cue
-            q.extra["speaker_score"] = float(scores[best])
-            q.speaker_entity = None if has_name else self._resolve(ctx, chosen, names, spoken)
-            previous, previous_cue = chosen, q.cue
-            spoken.append(q.speaker_entity or chosen)
+            else:
+                chosen, _, has_name = cands[best - 1]
+                q.speaker = chosen
+                if q.cue is None and previous is chosen:  # a continued quote keeps its attribution's cue
+                    q.cue = previous_cue
+                q.extra["speaker_score"] = float(scores[best])
+                q.speaker_entity = None if has_name else self._resolve(ctx, chosen, names, spoken)
+                previous, previous_cue = chosen, q.cue
+                spoken.append(q.speaker_entity or chosen)
+            q.cue = q.cue or adjacent_cue(q, ctx.cues, ctx.quotes, ctx.sents)
         return quotes
 
     def _resolve(self, ctx, s, names, spoken):

@@ -13,6 +13,8 @@ The rules, in order:
    before the cue in that sentence ("the dockers' union, which warned that ...");
 4. a SPEAKER span in the sentence just before ("X said at a briefing. “...”");
 5. the nearest preceding PER or ORG mention within the paragraph.
+A quote's cue is the nearest cue in its own sentence(s); failing that, the cue across
+the sentence boundary it stands against (``adjacent_cue``; both linkers use it).
 A speaker that contains no PER/ORG name is resolved to the nearest fitting name before
 it: PER for he/she/him/her, ORG for it/they/which/the company..., either otherwise.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .text import Sentences
+from .text import QUOTE_MARKS, Sentences
 
 PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "i", "me", "who"}
 GROUP_WORDS = {"it", "they", "them", "which", "we", "company", "ministry", "government", "union",
@@ -61,6 +63,41 @@ def nearest_cue(q: LinkedQuote, cues: list[SpanPred], sents: Sentences) -> Optio
     return min(near, key=lambda c: _distance(q, c), default=None)
 
 
+def adjacent_cue(q: LinkedQuote, cues: list[SpanPred], quotes: list[LinkedQuote], sents: Sentences) -> Optional[SpanPred]:
+    """For a quote with no cue in its own sentence(s), the cue of the attribution it
+    stands against across a sentence boundary, in the same paragraph (or after a colon):
+
+    * a quote that opens its sentence takes the last cue of the sentence before
+      ("Muir was blunt. “…”", "The paper reports:¶“…”", and a continued quote,
+      "“…,” she said. “…”", which both corpora annotate with the cue it continues);
+    * a quote that closes its sentence with a question or exclamation takes the first
+      cue of the sentence after ("“Who would have believed it?” Trump said."; after a
+      full stop the next sentence is a sentence of its own).
+    No other quote may stand between the two.
+    """
+    text = sents.text
+    first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
+    if not text[sents.bounds[first][0]:q.start].strip(QUOTE_MARKS + " \n"):
+        before = [c for c in cues if sents.index(c.start) == first - 1 and c.end <= q.start]
+        if before and _joined(text, before[-1].end, q.start, quotes, q):
+            return before[-1]
+    sentence_end = sents.bounds[last][1]
+    closes_sentence = not text[q.end:sentence_end].strip(QUOTE_MARKS + " \n")
+    if closes_sentence and text[q.start:sentence_end].rstrip(QUOTE_MARKS + " \n").endswith(("?", "!")):
+        after = [c for c in cues if sents.index(c.start) == last + 1 and c.start >= q.end]
+        if after and _joined(text, q.end, after[0].start, quotes, q):
+            return after[0]
+    return None
+
+
+def _joined(text: str, start: int, end: int, quotes: list[LinkedQuote], q: LinkedQuote) -> bool:
+    """Whether the gap [start, end) ties a quote to a cue: one paragraph (or a colon and
+    a paragraph break, "reports:¶“…”") and no other quote inside it."""
+    gap = text[start:end]
+    same_paragraph = "\n" not in gap or gap.lstrip().startswith(":")
+    return same_paragraph and not any(o is not q and start <= o.start < end for o in quotes)
+
+
 def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: list[SpanPred],
          entities: list[SpanPred]) -> list[LinkedQuote]:
     sents = Sentences(text)
@@ -90,6 +127,7 @@ def link(text: str, quotes: list[LinkedQuote], cues: list[SpanPred], speakers: l
                 q.speaker = candidates[-1] if candidates else None
         if q.speaker is not None:
             q.speaker_entity = resolve(text, q.speaker, names)
+        q.cue = q.cue or adjacent_cue(q, cues, quotes, sents)
         previous = q
     return quotes
 

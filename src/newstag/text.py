@@ -13,6 +13,12 @@ from typing import Iterable, Sequence
 
 WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 SENTENCE_END = re.compile(r"[.!?]+[”\"’']?(?=\s+[“\"‘'(\[]?[A-Z0-9À-Ý])|\n\s*\n")
+# A full stop after these does not end a sentence: titles that stand before a name
+# ("Rep. Gwen Moore said"), and single letters (initials, "U.S. officials"). Splitting
+# there would put a speaker and its cue in a different sentence from the quote.
+NAME_TITLES = {"Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Rep", "Reps", "Sen", "Sens", "Gov", "Gen", "Lt", "Col", "Maj",
+               "Capt", "Sgt", "Cpl", "Adm", "Cmdr", "Rev", "Hon", "St", "Supt", "Det", "Insp", "Atty", "Amb", "Pres"}
+WORD_BEFORE = re.compile(r"(?<!\w)(\w+)$")
 
 OPEN_QUOTES = "“‘«„"
 CLOSE_QUOTES = "”’»"
@@ -72,6 +78,8 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     """Rough sentence spans (start, end) covering the text: enough for linking and reports."""
     bounds, start = [], 0
     for m in SENTENCE_END.finditer(text):
+        if _abbreviation_stop(text, m):
+            continue
         if not text[start:m.end()].strip() and bounds:  # a blank line right after a full stop
             bounds[-1] = (bounds[-1][0], m.end())
         else:
@@ -80,6 +88,14 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
     if start < len(text):
         bounds.append((start, len(text)))
     return bounds
+
+
+def _abbreviation_stop(text: str, m: re.Match) -> bool:
+    """Whether a sentence-end match is a lone full stop after a title or an initial."""
+    if m.group() != ".":
+        return False
+    before = WORD_BEFORE.search(text, max(m.start() - 12, 0), m.start())
+    return before is not None and (before.group(1) in NAME_TITLES or (len(before.group(1)) == 1 and before.group(1).isupper()))
 
 
 class Sentences:
