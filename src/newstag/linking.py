@@ -78,15 +78,17 @@ def adjacent_cue(q: LinkedQuote, cues: list[SpanPred], quotes: list[LinkedQuote]
     text = sents.text
     first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
     if not text[sents.bounds[first][0]:q.start].strip(QUOTE_MARKS + " \n"):
-        before = [c for c in cues if sents.index(c.start) == first - 1 and c.end <= q.start]
-        if before and _joined(text, before[-1].end, q.start, quotes, q):
-            return before[-1]
+        before = max((c for c in cues if sents.index(c.start) == first - 1 and c.end <= q.start),
+                     key=lambda c: c.start, default=None)
+        if before and _joined(text, before.end, q.start, quotes, q):
+            return before
     sentence_end = sents.bounds[last][1]
     closes_sentence = not text[q.end:sentence_end].strip(QUOTE_MARKS + " \n")
     if closes_sentence and text[q.start:sentence_end].rstrip(QUOTE_MARKS + " \n").endswith(("?", "!")):
-        after = [c for c in cues if sents.index(c.start) == last + 1 and c.start >= q.end]
-        if after and _joined(text, q.end, after[0].start, quotes, q):
-            return after[0]
+        after = min((c for c in cues if sents.index(c.start) == last + 1 and c.start >= q.end),
+                    key=lambda c: c.start, default=None)
+        if after and _joined(text, q.end, after.start, quotes, q):
+            return after
     return None
 
 
