@@ -75,16 +75,16 @@ def adjacent_cue(q: LinkedQuote, cues: list[SpanPred], quotes: list[LinkedQuote]
       full stop the next sentence is a sentence of its own).
     No other quote may stand between the two.
     """
-    text = sents.text
+    text, blank = sents.text, QUOTE_MARKS + " \n"  # what may stand between a quote and its sentence's edge
     first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
-    if not text[sents.bounds[first][0]:q.start].strip(QUOTE_MARKS + " \n"):
+    if not text[sents.bounds[first][0]:q.start].strip(blank):
         before = max((c for c in cues if sents.index(c.start) == first - 1 and c.end <= q.start),
                      key=lambda c: c.start, default=None)
         if before and _joined(text, before.end, q.start, quotes, q):
             return before
     sentence_end = sents.bounds[last][1]
-    closes_sentence = not text[q.end:sentence_end].strip(QUOTE_MARKS + " \n")
-    if closes_sentence and text[q.start:sentence_end].rstrip(QUOTE_MARKS + " \n").endswith(("?", "!")):
+    closes_sentence = not text[q.end:sentence_end].strip(blank)
+    if closes_sentence and text[q.start:sentence_end].rstrip(blank).endswith(("?", "!")):
         after = min((c for c in cues if sents.index(c.start) == last + 1 and c.start >= q.end),
                     key=lambda c: c.start, default=None)
         if after and _joined(text, q.end, after.start, quotes, q):
