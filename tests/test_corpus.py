@@ -6,7 +6,7 @@ import pytest
 
 from newstag.datacheck import check_files, corpus_stats
 from newstag.document import read_jsonl
-from newstag.markup import build_corpus
+from newstag.markup import build_corpus, read_stories
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "newswire"
 SPLITS = [str(DATA / f"{s}.jsonl") for s in ("train", "dev", "test")]
@@ -17,8 +17,12 @@ def checked():
     return check_files(SPLITS, ["PER", "ORG", "LOC", "MISC"])
 
 
-def test_the_committed_splits_are_what_the_markup_builds(tmp_path):
-    built = build_corpus(DATA / "src", tmp_path)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build_corpus(DATA / "src", tmp_path_factory.mktemp("built"))
+
+
+def test_the_committed_splits_are_what_the_markup_builds(built):
     for split, docs in built.items():
         assert read_jsonl(DATA / f"{split}.jsonl") == docs, f"{split}.jsonl is stale: run `newstag data build`"
 
@@ -48,3 +52,14 @@ def test_splits_are_about_80_10_10_and_share_no_topic_gaps(checked):
     assert 0.75 <= sizes[0] / sum(sizes) <= 0.85
     topics = [{d.meta["topic"] for d in docs_by_file[p]} for p in SPLITS]
     assert topics[1] == topics[2] == topics[0], "every topic is in every split"
+
+
+def test_no_story_is_in_two_splits(built):
+    story = read_stories(DATA / "stories.tsv")
+    assert story, "data/newswire/stories.tsv is missing: run `python data/tools/stories.py`"
+    split_of = {}
+    for split, docs in built.items():
+        for d in docs:
+            split_of.setdefault(story.get(d.id, d.id), set()).add(split)
+    crossing = {s: sorted(where) for s, where in split_of.items() if len(where) > 1}
+    assert crossing == {}, f"stories cut across splits: {crossing}"

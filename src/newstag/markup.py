@@ -217,12 +217,24 @@ def split_sizes(n: int) -> tuple[int, int]:
     return share, share
 
 
-def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Document]]:
-    """Compile every ``*.txt`` under ``src_dir`` and write train/dev/test JSONL, split by topic.
+def read_stories(path: str | Path) -> dict[str, str]:
+    """Article id -> story id from a ``id<TAB>story`` file (``data/tools/stories.py``); {} if none."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    rows = (line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()[1:] if line.strip())
+    return {row[0]: row[1] for row in rows}
 
-    Within each topic, articles are ranked by a hash of their id: the first tenth goes to
-    test, the next tenth to dev, the rest to train. Deterministic: the split depends only
-    on the ids of a topic's articles.
+
+def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Document]]:
+    """Compile every ``*.txt`` under ``src_dir`` and write train/dev/test JSONL, split by story.
+
+    The unit of splitting is the story cluster of ``stories.tsv`` beside ``src_dir`` (an
+    article missing from it is its own story), so no story is in two splits. A story
+    belongs to the topic of its first article (by id). Within each topic, stories are
+    ranked by a hash of the story id and taken in turn: into test while it stays within a
+    tenth of the topic's articles, else into dev likewise, else into train. Deterministic:
+    the split depends only on the ids, topics and stories.
     """
     import hashlib
     from collections import defaultdict
@@ -235,16 +247,23 @@ def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Doc
         if d.id in seen:
             raise MarkupError(str(src_dir), 0, f"article id {d.id!r} used twice")
         seen[d.id] = d
+    story_of = read_stories(Path(src_dir).parent / "stories.tsv")
+    stories = defaultdict(list)
+    for d in sorted(docs, key=lambda d: d.id):
+        stories[story_of.get(d.id, d.id)].append(d)
     by_topic = defaultdict(list)
-    for d in docs:
-        by_topic[d.meta.get("topic", "")].append(d)
+    for story, members in stories.items():
+        by_topic[members[0].meta.get("topic", "")].append(story)
     splits = {"train": [], "dev": [], "test": []}
     for topic in sorted(by_topic):
-        ranked = sorted(by_topic[topic], key=lambda d: hashlib.sha1(d.id.encode()).hexdigest())
-        n_test, n_dev = split_sizes(len(ranked))
-        splits["test"] += ranked[:n_test]
-        splits["dev"] += ranked[n_test:n_test + n_dev]
-        splits["train"] += ranked[n_test + n_dev:]
+        ranked = sorted(by_topic[topic], key=lambda s: hashlib.sha1(s.encode()).hexdigest())
+        n_test, n_dev = split_sizes(sum(len(stories[s]) for s in ranked))
+        taken = {"test": 0, "dev": 0, "train": 0}
+        for story in ranked:
+            size = len(stories[story])
+            name = next((k for k, cap in (("test", n_test), ("dev", n_dev)) if taken[k] + size <= cap), "train")
+            taken[name] += size
+            splits[name] += stories[story]
     for name, items in splits.items():
         items.sort(key=lambda d: d.id)
         write_jsonl(items, Path(out_dir) / f"{name}.jsonl")
