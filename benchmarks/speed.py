@@ -29,9 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from newstag.document import read_jsonl  # noqa: E402
-from newstag.alignment import to_pieces  # noqa: E402
-from newstag.inference import Tagger, word_log_probs  # noqa: E402
 from newstag.model import NewstagModel  # noqa: E402
+from newstag.tagger import Tagger  # noqa: E402
 
 
 def timed(fn, texts, repeats: int) -> float:
@@ -82,7 +81,8 @@ def main():
 
 def without_lstm(model):
     """The same encoder and shapes with fresh heads and no context LSTM."""
-    return NewstagModel.from_settings(copy.deepcopy(model.encoder), {**model.settings, "context_lstm": 0}).eval()
+    spec = model.spec.model_copy(update={"model": model.spec.model.model_copy(update={"context_lstm": 0})})
+    return NewstagModel(spec, copy.deepcopy(model.encoder)).eval()
 
 
 def context_lstm_cost(tagger, texts, repeats: int, batch_size: int = 8) -> dict:
@@ -90,14 +90,17 @@ def context_lstm_cost(tagger, texts, repeats: int, batch_size: int = 8) -> dict:
 
     if tagger.model.context is None:
         sys.exit("this model has no context LSTM (model.context_lstm is 0)")
-    pieces = [to_pieces(tagger.tokenizer, t) for t in texts]
+    from newstag.document import Document
+
+    pieces, windows = tagger.preprocess([Document(id=str(i), text=t) for i, t in enumerate(texts)])
     words = sum(len(p.words) for p in pieces)
-    models = {f"with BiLSTM {tagger.model.settings['context_lstm']}": tagger.model, "without": without_lstm(tagger.model)}
+    models = {f"with BiLSTM {tagger.spec.model.context_lstm}": tagger.model, "without": without_lstm(tagger.model)}
     best = {name: float("inf") for name in models}
     for _ in range(repeats):
         for name, model in models.items():
+            forward = Tagger(model, tagger.tokenizer, "cpu", window_batch_size=batch_size).forward
             started = time.perf_counter()
-            word_log_probs(model, tagger.tokenizer, pieces, batch_size, torch.device("cpu"))
+            forward(pieces, windows)
             best[name] = min(best[name], time.perf_counter() - started)
     return {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
             "threads": torch.get_num_threads(), "articles": len(texts), "words": words, "batch_size": batch_size,

@@ -18,12 +18,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from newstag.alignment import to_pieces  # noqa: E402
 from newstag.document import read_jsonl  # noqa: E402
 from newstag.evaluation import evaluate, headline  # noqa: E402
-from newstag.inference import Tagger, build_document, decode_spans, word_log_probs  # noqa: E402
-from newstag.linking import link  # noqa: E402
-from newstag.training import label_transitions  # noqa: E402
+from newstag.labels import corpus_statistics  # noqa: E402
+from newstag.tagger import Tagger  # noqa: E402
 
 
 def main():
@@ -35,18 +33,18 @@ def main():
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     tagger = Tagger.load(args.model, device="cpu", linker="rule")
-    settings = tagger.model.settings
-    settings["transitions"] = label_transitions(read_jsonl(args.train), tagger.model)
+    spec = tagger.model.spec
+    counted = corpus_statistics(read_jsonl(args.train), spec.model.entity_labels).transitions
     gold = read_jsonl(args.eval)
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "model": str(args.model), "train": str(args.train),
               "eval": str(args.eval), "by_weight": {}}
     # The encoder runs once; only decoding depends on the weight.
-    pieces = [to_pieces(tagger.tokenizer, d.text) for d in gold]
-    scores = word_log_probs(tagger.model, tagger.tokenizer, pieces, 16, tagger.device)
+    pieces, windows = tagger.preprocess(gold)
+    scores = tagger.forward(pieces, windows)
     for weight in (float(w) for w in args.weights.split(",")):
-        settings["transition_weight"] = weight
-        report = evaluate(gold, [build_document(d, decode_spans(p, e, q, tagger.model), link)
-                                 for d, p, (e, q) in zip(gold, pieces, scores)])
+        model_config = spec.model.model_copy(update={"transition_weight": weight})
+        tagger.model.spec = spec.model_copy(update={"model": model_config, "transitions": counted})
+        report = evaluate(gold, [tagger.postprocess(d, tagger.decode(p, s)) for d, p, s in zip(gold, pieces, scores)])
         row = headline(report)
         if report["entities"]:
             row |= {f"entity_f1_{k}": v["f1"] for k, v in report["entities"].items() if k in ("PER", "ORG", "LOC", "MISC")}

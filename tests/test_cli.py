@@ -78,11 +78,13 @@ def test_fit_linker_stores_a_learned_linker_in_a_model(tmp_path, tiny_model, cor
 
     model = tmp_path / "m"
     shutil.copytree(tiny_model, model)
-    (model / "linker.safetensors").unlink(missing_ok=True)
-    result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl")])
+    before = (model / "linker.safetensors").read_bytes()
+    result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
+                                 "--seed", "5"])
     assert result.exit_code == 0, result.output
-    assert (model / "linker.safetensors").is_file()
-    assert json.loads((model / "config.json").read_text())["linker"] == "learned"
+    assert (model / "linker.safetensors").read_bytes() != before, "a newly fitted linker replaces the old one"
+    assert json.loads((model / "config.json").read_text())["model"]["linker"] == "learned"
+    assert "linker.safetensors" in json.loads((model / "manifest.json").read_text())["files"]
     result = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(corpus_files / "dev.jsonl"), "--linker", "rule"])
     assert result.exit_code == 0, result.output
 
@@ -93,7 +95,8 @@ def test_fit_linker_stores_a_learned_linker_in_a_model(tmp_path, tiny_model, cor
 def test_fit_linker_can_learn_from_the_models_own_spans(tmp_path, tiny_model, corpus_files, monkeypatch):
     import shutil
 
-    from newstag.inference import RawSpans, Tagger
+    from newstag.linking import Predictions
+    from newstag.tagger import Tagger
     from test_learned_linker import tagger_spans_of
 
     model = tmp_path / "m"
@@ -104,7 +107,7 @@ def test_fit_linker_can_learn_from_the_models_own_spans(tmp_path, tiny_model, co
                                  "--spans", "predicted", "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["speaker_spans"] == "predicted"
-    monkeypatch.setattr(Tagger, "spans", lambda self, docs: [RawSpans([], [], [], []) for _ in docs])
+    monkeypatch.setattr(Tagger, "spans", lambda self, docs: [Predictions() for _ in docs])
     result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
                                  "--spans", "predicted", "--device", "cpu"])
     assert result.exit_code != 0 and "found none of the gold quotes" in result.output

@@ -1,7 +1,8 @@
 """The learned linker learns the gold links, and travels with the model."""
-from newstag.inference import Tagger, load_linker
-from newstag.learned_linker import LearnedLinker, word_class
-from newstag.linking import relink
+from newstag.linking import Mention, PredictedQuote, Predictions, load_linker, relink
+from newstag.linking.features import word_class
+from newstag.linking.learned import LearnedLinker
+from newstag.tagger import Tagger
 
 from conftest import tiny_config
 
@@ -33,7 +34,8 @@ def test_fitting_depends_on_the_data_and_seed_alone(gold_docs):
 
 def test_speaker_words_are_classed():
     he, which, desc = word_class("he"), word_class("which"), word_class("the ministry")
-    assert he[0] == 1 and which[3] == 1 and desc[4] == 1 and desc[6] == 1
+    assert he["personal_pronoun"] == 1 and which["relative_thing"] == 1
+    assert desc["description"] == 1 and desc["org_noun"] == 1
 
 
 def test_the_trained_linker_is_saved_and_loaded_with_the_model(tmp_path, corpus_files):
@@ -45,7 +47,7 @@ def test_the_trained_linker_is_saved_and_loaded_with_the_model(tmp_path, corpus_
     assert (out / "linker.safetensors").is_file()
     tagger = Tagger.load(out, device="cpu")
     assert isinstance(tagger.linker, LearnedLinker)
-    assert Tagger.load(out, device="cpu", linker="rule").linker is load_linker("rule")
+    assert Tagger.load(out, device="cpu", linker="rule").linker.name == "rule"
     doc = tagger("“We stay,” said Ana Ruiz. She added that talks would go on.")
     for _, span in doc.spans():
         assert doc.text[span.start:span.end] == span.text
@@ -54,26 +56,23 @@ def test_the_trained_linker_is_saved_and_loaded_with_the_model(tmp_path, corpus_
 def tagger_spans_of(doc, shift_speakers=0, spurious_quote=None):
     """What a tagger might find in a gold document: its spans, speakers cut short by
     ``shift_speakers`` characters at the start, optionally one quote that is not in gold."""
-    from newstag.inference import RawSpans
-    from newstag.linking import LinkedQuote, SpanPred, gold_link_inputs
-
-    quotes, cues, speakers, entities = gold_link_inputs(doc)
-    for q in quotes:
+    found = Predictions.of_gold(doc)
+    for q in found.quotes:
         q.score = 0.9
-    speakers = [SpanPred(s.start + shift_speakers, s.end, 0.8, "SPEAKER") for s in speakers]
+    found.speakers = [Mention(s.start + shift_speakers, s.end, 0.8, "SPEAKER") for s in found.speakers]
     if spurious_quote:
-        quotes.append(LinkedQuote(*spurious_quote, "indirect", 0.6))
-    return RawSpans(quotes, cues, speakers, entities)
+        found.quotes.append(PredictedQuote(*spurious_quote, "indirect", 0.6))
+    return found
 
 
 def test_on_predicted_spans_a_candidate_that_overlaps_the_gold_speaker_is_right(gold_docs):
-    from newstag.learned_linker import examples_from_predictions
+    from newstag.linking.examples import speaker_groups_from_predictions
 
     doc = gold_docs[0]  # t1: "union leader Inés Ñáñez" told reporters ...
     spurious = (doc.text.index("Valparaíso"), doc.text.index("Valparaíso") + 10)
     found = tagger_spans_of(doc, shift_speakers=2, spurious_quote=spurious)
     linker = LearnedLinker()
-    groups = examples_from_predictions(linker, doc, found)
+    groups = speaker_groups_from_predictions(linker, doc, found)
     # One group per predicted quote that finds a gold quote; the spurious one teaches nothing.
     assert len(groups) == len(doc.quotes)
     for rows, positive in groups:

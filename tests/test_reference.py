@@ -60,7 +60,7 @@ def one_thread():
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_training_and_prediction_are_unchanged(variant, tmp_path, corpus_files, gold_docs, one_thread):
     from newstag.config import load_config
-    from newstag.inference import Tagger
+    from newstag.tagger import Tagger
     from newstag.training import train
 
     overrides = [f"{k}={json.dumps(v)}" for k, v in VARIANTS[variant].items()]
@@ -76,12 +76,12 @@ def test_training_and_prediction_are_unchanged(variant, tmp_path, corpus_files, 
 def test_linker_figures_on_gold_spans_are_unchanged():
     from newstag.document import read_jsonl
     from newstag.evaluation import evaluate
-    from newstag.learned_linker import LearnedLinker
-    from newstag.linking import link, relink
+    from newstag.linking import load_linker, relink
+    from newstag.linking.learned import LearnedLinker
 
     gold = read_jsonl(REFERENCE / "newswire-dev-v1.jsonl")
     learned = LearnedLinker()
     learned.fit(gold, seed=13)
     figures = {name: evaluate(gold, [relink(d, linker) for d in gold])["quotes"]
-               for name, linker in (("rule", link), ("learned", learned))}
+               for name, linker in (("rule", load_linker("rule")), ("learned", learned))}
     compare_or_record("linker-figures", figures)

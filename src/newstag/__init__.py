@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Imported lazily: `newstag data check` should not pay for loading torch.
     if name == "Tagger":
-        from .inference import Tagger
+        from .tagger import Tagger
 
         return Tagger
     if name in ("Document", "read_jsonl", "write_jsonl"):

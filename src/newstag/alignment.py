@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .crf import IGNORE
 from .text import split_words, word_shapes
 
 
@@ -75,3 +76,22 @@ def window_inputs(pieces: WordPieces, window: Window, cls_id: int, sep_id: int) 
             word_index[p - window.start + 1] = w
             shape_ids[p - window.start + 1] = pieces.shapes[w]
     return {"input_ids": ids, "shape_ids": shape_ids, "word_index": word_index}
+
+
+def collate(rows: list[dict], pad_id: int, device) -> dict:
+    """Window rows padded to the longest of them, as tensors on ``device``: input ids, shape ids,
+    an attention mask, and (where the rows carry them) labels and word indices."""
+    import torch
+
+    width = max(len(r["input_ids"]) for r in rows)
+
+    def pad(key, value):
+        return torch.tensor([r[key] + [value] * (width - len(r[key])) for r in rows], device=device)
+
+    batch = {"input_ids": pad("input_ids", pad_id), "shape_ids": pad("shape_ids", 0)}
+    batch["attention_mask"] = torch.tensor(
+        [[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in rows], device=device)
+    for key, value in (("entities", IGNORE), ("quotes", IGNORE), ("word_index", -1)):
+        if key in rows[0]:
+            batch[key] = pad(key, value)
+    return batch

@@ -41,6 +41,17 @@ def train(
     typer.echo(json.dumps({"model": str(out), **summary}, indent=2))
 
 
+def _load_tagger(model: Path, device: str, linker: Optional[str]):
+    """A Tagger, or one line naming what is wrong with the model directory (exit 2)."""
+    from .modeldir import ModelDirError
+    from .tagger import Tagger
+
+    try:
+        return Tagger.load(model, device=device, linker=linker)
+    except (ModelDirError, ValueError, RuntimeError) as exc:
+        fail(str(exc))
+
+
 def _load_gold(data: Path, data_format: str):
     from .formats import load_corpus
 
@@ -59,10 +70,9 @@ def evaluate(
 ):
     """Score a model on gold data: seqeval entities, quote spans, attribution."""
     from .evaluation import evaluate as score, to_markdown
-    from .inference import Tagger
 
     gold = _load_gold(data, data_format)
-    tagger = Tagger.load(model, device=device, linker=linker)
+    tagger = _load_tagger(model, device, linker)
     preds = list(tagger.pipe(gold, batch_size=batch_size))
     result = score(gold, preds)
     result["model"], result["data"] = str(model), str(data)
@@ -138,12 +148,11 @@ def predict(
     linker: Optional[str] = typer.Option(None, help="rule or learned (default: the model's own)"),
 ):
     """Tag articles; write the interchange JSONL, or who said what for a person to read."""
-    from .inference import Tagger
     from .pretty import who_said_what
 
     if format not in ("jsonl", "pretty"):
         fail(f"--format {format!r}: use jsonl or pretty")
-    tagger = Tagger.load(model, device=device, linker=linker)
+    tagger = _load_tagger(model, device, linker)
     out = open(output, "w", encoding="utf-8") if output else sys.stdout
     try:
         for doc in tagger.pipe(_read_inputs(inputs or [], input_format), batch_size=batch_size):
@@ -166,33 +175,25 @@ def fit_linker(
 
     The tagger is left as it is; the model then links with the learned scorer by default.
     """
-    import json as _json
-
     from .document import read_jsonl
-    from .learned_linker import LearnedLinker
+    from .linking.learned import LearnedLinker
 
-    config_path = model / "config.json"
-    if not config_path.is_file():
-        fail(f"{model}: not a newstag model directory (no config.json)")
     if spans not in ("gold", "predicted"):
         fail(f"--spans {spans!r}: gold or predicted")
+    tagger = _load_tagger(model, device, "rule")
     docs = [d for f in data for d in read_jsonl(f) if "quotes" in d.layers]
-    predicted = None
-    if spans == "predicted":
-        from .inference import Tagger
-
-        predicted = Tagger.load(model, device=device, linker="rule").spans(docs)
+    predicted = tagger.spans(docs) if spans == "predicted" else None
     linker = LearnedLinker()
     stats = linker.fit(docs, predicted=predicted, seed=seed)
     if not stats["speaker_examples"] and predicted is not None:
         fail("the model found none of the gold quotes in the data: nothing to learn from its spans (try --spans gold)")
     if not stats["speaker_examples"]:
         fail("no quotes in the data: nothing to learn the linker from")
-    linker.save(model)
-    config = _json.loads(config_path.read_text(encoding="utf-8"))
-    config["linker"] = "learned"
-    config_path.write_text(_json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
-    typer.echo(_json.dumps({"model": str(model), **stats}))
+    # The model now links with the learned scorer by default: its config says so.
+    spec = tagger.spec
+    tagger.model.spec = spec.model_copy(update={"model": spec.model.model_copy(update={"linker": "learned"})})
+    tagger.model.save_pretrained(model, tagger.tokenizer, linker=linker)
+    typer.echo(json.dumps({"model": str(model), **stats}))
 
 
 @data_app.command("build")

@@ -62,16 +62,11 @@ class TrainingConfig(Strict):
     lr_head: float = 1e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    label_smoothing: float = 0.0
-    lr_layer_decay: float = Field(1.0, gt=0, le=1, description="each encoder layer's learning rate is this times "
-                                  "the one above's (1: one rate for the whole encoder)")
     max_grad_norm: float = 1.0
     seed: int = 13
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     eval_every_epoch: bool = True
-    average_last: int = Field(1, ge=1, description="save the mean of the weights at the end of the last N epochs "
-                              "instead of the best epoch's (1: off); dev scores of both are logged")
     num_threads: Optional[int] = None
 
 

@@ -12,18 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 from .document import Document, FormatError, iter_jsonl
+from .lexicon import NOMINAL_CUES, PRONOUNS, RELATIVE_PERSON, RELATIVE_THING
+from .quotemarks import kind_problem
 from .text import Sentences
-
-OPENING = "“\"‘«„"
-CLOSING = "”\"’»"
-DOUBLE_MARKS = re.compile(r"[“”\"«»„]")
-QUOTED = re.compile(r"[“\"«„]([^“”\"«»„]+)[”\"»]")
-PRONOUNS = {"he", "she", "they", "it", "we", "i", "who", "which", "that", "you"}
-NOMINAL_CUES = {"statement", "warning", "assurance", "assurances", "claim", "claims", "announcement", "report",
-                "remarks", "comments", "letter", "interview", "memo", "ruling", "testimony", "post", "tweet",
-                "speech", "message", "note", "email", "promise", "pledge", "admission", "verdict", "view",
-                "complaint", "appeal", "filing", "release", "briefing", "address", "estimate", "forecast", "study"}
-
 
 def _overlap_problems(spans, what: str) -> list[str]:
     out = []
@@ -32,31 +23,6 @@ def _overlap_problems(spans, what: str) -> list[str]:
         if c < b:
             out.append(f"{what} [{a}:{b}] ({la}) overlaps [{c}:{d}] ({lc})")
     return out
-
-
-def _is_title(words: str) -> bool:
-    tokens = [w for w in re.findall(r"[^\W\d_]+", words) if w.lower() not in ("and", "of", "the", "for", "to", "a", "in")]
-    return bool(tokens) and all(w[0].isupper() for w in tokens)
-
-
-def kind_problem(text: str, kind: str, ends_paragraph: bool = False) -> str | None:
-    """Does the kind agree with the quotation marks? A paragraph of a multi-paragraph
-    quote opens a quotation mark and, by newswire convention, does not close it."""
-    s = text.strip()
-    if kind == "direct":
-        if s[:1] not in OPENING:
-            return "direct quote does not start with a quotation mark"
-        if s.rstrip(".,;:")[-1:] not in CLOSING and not ends_paragraph:
-            return "direct quote does not end with a quotation mark (nor at a paragraph end)"
-    elif kind == "indirect":
-        quoted = QUOTED.findall(s)
-        # Quoted names (a campaign's title, a nickname) are not speech; quoted speech is.
-        if any(not _is_title(q) for q in quoted):
-            return "indirect quote contains quoted words (mixed?)"
-    elif kind == "mixed":
-        if not DOUBLE_MARKS.search(s) and "‘" not in s:
-            return "mixed quote contains no quotation marks"
-    return None
 
 
 def check_document(doc: Document, labels: set[str]) -> list[str]:
@@ -122,7 +88,7 @@ def hard_cases(doc: Document) -> Counter:
                 c["pronoun or description speaker"] += 1
                 if words and words[-1] in PRONOUNS:
                     c["pronoun speaker"] += 1
-                if words and words[-1] in ("who", "which", "that"):
+                if words and words[-1] in RELATIVE_PERSON | RELATIVE_THING:
                     c["relative-pronoun speaker"] += 1
             elif not any(q.speaker.start <= e.start and e.end <= q.speaker.end for e in doc.entities):
                 c["anonymous or unnamed speaker"] += 1

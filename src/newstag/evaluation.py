@@ -12,9 +12,8 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Optional
-
-from .document import Document, Quote, Span
+from .document import Document, Quote
+from .matching import best_match, same_speaker, word_set
 from .text import Sentences, spans_to_bio, split_words
 
 
@@ -60,71 +59,8 @@ def entity_scores(pairs) -> dict:
     return out
 
 
-def _word_set(words, spans) -> set[int]:
-    out = set()
-    for s, e in spans:
-        out |= {i for i, (a, b) in enumerate(words) if a < e and b > s}
-    return out
-
-
 def _unique(spans) -> set[tuple[int, int]]:
     return {(s.start, s.end) for s in spans if s is not None}
-
-
-def _overlaps(a: Optional[Span], b: Optional[Span]) -> bool:
-    return a is not None and b is not None and a.start < b.end and b.start < a.end
-
-
-def _surname(text: str, span: Optional[Span]) -> Optional[str]:
-    if span is None:
-        return None
-    words = text[span.start:span.end].split()
-    return words[-1].lower().strip(".,'’s") if words else None
-
-
-def same_speaker(text: str, gold: Quote, pred: Quote) -> bool:
-    if gold.speaker is None:
-        return pred.speaker is None
-    return names_gold_speaker(text, gold, [pred.speaker, pred.speaker_entity])
-
-
-def names_gold_speaker(text: str, gold: Quote, mentions) -> bool:
-    """Whether ``mentions`` (a speaker and the name it resolves to; None where absent)
-    are the gold quote's speaker: they overlap its speaker or that speaker's name, or
-    share its surname. Spans need only ``start`` and ``end``."""
-    if gold.speaker is None:
-        return False
-    if any(_overlaps(g, p) for g in (gold.speaker, gold.speaker_entity) for p in mentions):
-        return True
-    gold_name = _surname(text, gold.speaker_entity or gold.speaker)
-    named = [m for m in mentions if m is not None]
-    return gold_name is not None and bool(named) and _surname(text, named[-1]) == gold_name
-
-
-def best_match(words, gold: Quote, pred_word_sets: list[set[int]]) -> tuple[Optional[int], float]:
-    """The predicted quote sharing most words with ``gold`` (as the share of the longer
-    of the two), and that share; (None, 0.0) when none shares a word."""
-    g_words = _word_set(words, [(gold.start, gold.end)])
-    best, best_ov = None, 0.0
-    for i, pws in enumerate(pred_word_sets):
-        shared = len(g_words & pws)
-        ov = min(shared / max(len(g_words), 1), shared / max(len(pws), 1))
-        if ov > best_ov:
-            best, best_ov = i, ov
-    return best, best_ov
-
-
-def matched_quotes(text: str, gold: list[Quote], pred_spans) -> dict[int, Quote]:
-    """Predicted quote index → the gold quote it finds (≥ 50 % word overlap), each
-    predicted quote used once, as attribution scoring counts them."""
-    words = split_words(text)
-    pred_sets = [_word_set(words, [(p.start, p.end)]) for p in pred_spans]
-    out = {}
-    for gq in gold:
-        best, ov = best_match(words, gq, pred_sets)
-        if best is not None and ov >= 0.5 and best not in out:
-            out[best] = gq
-    return out
 
 
 def speaker_position(q: Quote, sentences: Sentences) -> str:
@@ -157,13 +93,13 @@ def quote_scores(pairs) -> dict:
             counts[f"{name}_tp"] += len(gold_spans & pred_spans)
             counts[f"{name}_gold"] += len(gold_spans)
             counts[f"{name}_pred"] += len(pred_spans)
-        gw = _word_set(words, _unique(g.quotes))
-        pw = _word_set(words, _unique(p.quotes))
+        gw = word_set(words, _unique(g.quotes))
+        pw = word_set(words, _unique(p.quotes))
         counts["tok_tp"] += len(gw & pw)
         counts["tok_gold"] += len(gw)
         counts["tok_pred"] += len(pw)
 
-        pred_sets = [_word_set(words, [(q.start, q.end)]) for q in p.quotes]
+        pred_sets = [word_set(words, [(q.start, q.end)]) for q in p.quotes]
         matched_pred = {"exact": set(), "overlap": set()}
         for gq in g.quotes:
             best, best_ov = best_match(words, gq, pred_sets)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from .document import LAYERS, QUOTE_KINDS, Document, Entity, FormatError, Quote, Span, read_jsonl
+from .quotemarks import infer_quote_kind
 
 DOCUMENT_SENTENCES = 100  # a CoNLL file without -DOCSTART- is cut into documents this long
 
@@ -235,43 +236,6 @@ def read_hf_dataset(
         docs.append(tokens_to_document(f"{base}#{row}", [tokens], [tags], label_map,
                                        path=where, lines=[[row] * len(tokens)]))
     return docs
-
-
-# --------------------------------------------------------------------------------------
-# Quote kinds from the content's quotation marks.
-
-_OPENING = "“\"‘'«"
-_CLOSING = "”\"’'»"
-_TRAILING = ".,;:!?"
-# A pair of quotation marks inside a content. Double marks pair whatever their shape,
-# since news text mixes them ("more hours”); a straight single quote only opens after a
-# non-word character and only closes before one, so apostrophes ("Clinton's") do not pair.
-_QUOTED = re.compile(r"[“\"][^“”\"]+[”\"]|‘[^’]+’|«[^»]+»|(?<!\w)'[^']+'(?!\w)")
-
-
-def infer_quote_kind(content: str) -> str:
-    """direct, mixed or indirect, read off the quotation marks of a content span.
-
-    * direct: it opens with a quotation mark and closes with one (sentence punctuation
-      may follow the closing mark), or it is one half of a quote split by its
-      attribution: it opens with a double quotation mark that is never closed, or closes
-      one that was never opened;
-    * mixed: a quoted stretch stands somewhere inside otherwise reported speech;
-    * indirect: no quotation marks pair up.
-    Scare quotes inside indirect speech count as mixed: marks cannot tell them apart.
-    """
-    s = content.strip()
-    if not s:
-        return "indirect"
-    body = s.rstrip(_TRAILING) or s
-    opens, closes = s[0] in _OPENING, body[-1] in _CLOSING
-    if opens and closes and len(body) > 1:
-        return "direct"
-    if opens and ((s[0] == "“" and "”" not in s) or (s[0] == '"' and s.count('"') == 1)):
-        return "direct"
-    if closes and ((body[-1] == "”" and "“" not in s) or (body[-1] == '"' and s.count('"') == 1)):
-        return "direct"
-    return "mixed" if _QUOTED.search(s) else "indirect"
 
 
 # --------------------------------------------------------------------------------------

@@ -1,42 +1,96 @@
-"""The multi-task model: one pretrained encoder, two token-classification heads.
+"""The tagger network: one pretrained encoder, one tagging head per annotation layer.
 
-* entity head: BIO over the entity labels (PER, ORG, LOC, MISC by default);
-* quote head: BIO over DIRECT / INDIRECT / MIXED (quote content, its kind in the label),
-  CUE and SPEAKER.
+    spec = ModelSpec.for_training(config.model, encoder, statistics)   # what config.json stores
+    model = NewstagModel(spec, encoder)                                 # or NewstagModel(spec): a fresh encoder
+    out = model(input_ids, attention_mask, shape_ids, labels)           # TaggerOutput: logits and losses
+    spans = model.decode("quotes", word_log_probs)                      # the best valid tag path, as spans
 
-Each word is represented by its first subword's hidden state concatenated with a
-learned embedding of its shape (casing, quotation marks, paragraph start): the default
-encoder is uncased, and casing is what tells "Turkey" the country from "turkey" the bird.
-With ``context_lstm`` a bidirectional LSTM over the window's subwords sits between that
-and the heads (CoNLL-2003 valid +1.5 entity F1 with the 6-layer default encoder).
-The loss of a layer a document is not annotated for is masked (its labels are -100),
-so corpora annotating different layers train one model. With ``crf`` each head is a
-linear-chain CRF over the window's words: the loss is the negative log-likelihood of
-the whole tag sequence, and the learned transition scores replace the counted
-decoding prior (decoding.py).
-
-Saved in the Hugging Face style: ``config.json`` (label maps, casing scheme, window
-settings, encoder config, newstag version), ``model.safetensors``, tokenizer files.
+Each word is read at its first subword: the encoder's state there, concatenated with a
+learned embedding of the word's shape (casing, quotation marks, paragraph start), since
+the default encoder is uncased. With ``context_lstm`` a BiLSTM over the window's
+subwords sits between that and the heads. Each head is a linear map to the layer's BIO
+tags, trained either as a linear-chain CRF (the loss is the negative log-likelihood of
+the whole tag sequence, and its learned transitions decode) or per word (decoding adds
+the counted transition prior). A layer a document does not annotate is masked out of
+the loss, so corpora annotating different layers train one model. The model owns its
+loss, its decoding and its optimizer's parameter groups.
 """
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Literal, Optional
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from . import __version__
-from .decoding import QUOTE_ROLES, bio_tags
+from .config import ModelConfig
+from .crf import CRF, bio_tags, masked_loss, viterbi
 from .document import LAYERS
-from .text import N_SHAPES, SHAPES
+from .labels import layer_labels
+from .text import N_SHAPES, SHAPES, bio_to_spans
 
-FORMAT_VERSION = 1
-IGNORE = -100
+FORMAT_VERSION = 2  # of the model directory; see modeldir.py for older ones
+
+
+class ModelSpec(BaseModel):
+    """Everything that fixes a trained model's shape and decoding: the run config's model
+    section, the encoder's own config, and what was counted in the training data before
+    the model was built (the layers it annotates, the tag-transition prior)."""
+
+    model_config = ConfigDict(extra="forbid")
+    architecture: Literal["NewstagModel"] = "NewstagModel"
+    format_version: int = FORMAT_VERSION
+    newstag_version: str = __version__
+    model: ModelConfig
+    encoder_config: dict
+    annotated_layers: list[Literal["entities", "quotes"]]
+    # Per layer, log P(tag | previous tag) in the training labels; None where no document annotates it.
+    transitions: dict[str, Optional[list[list[float]]]]
+    shapes: list[str] = list(SHAPES)
+    training: dict = {}  # provenance: run name, best epoch, dev figures
+
+    @classmethod
+    def for_training(cls, model: ModelConfig, encoder, statistics: "CorpusStatistics") -> "ModelSpec":
+        return cls(model=model, encoder_config=encoder.config.to_dict(),
+                   annotated_layers=statistics.annotated_layers, transitions=statistics.transitions)
+
+    def tags(self, layer: str) -> list[str]:
+        return bio_tags(layer_labels(layer, self.model.entity_labels))
+
+    @property
+    def window_length(self) -> int:
+        """Subword tokens per window: the config's, or fewer where the encoder takes fewer."""
+        return min(self.model.max_length, self.encoder_config.get("max_position_embeddings", self.model.max_length))
+
+
+@dataclass
+class CorpusStatistics:
+    """What a model learns from its training data before any step: which layers the
+    documents annotate, and how often each tag follows each other in their labels."""
+
+    annotated_layers: list[str]
+    transitions: dict[str, Optional[list[list[float]]]] = field(default_factory=dict)
+
+
+@dataclass
+class TaggerOutput:
+    logits: dict[str, torch.Tensor]  # per layer: (batch, positions, tags)
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)  # per layer, with labels only
+
+    @property
+    def loss(self) -> torch.Tensor:
+        return sum(self.losses.values())
+
+
+def encoder_from_config(encoder_config: dict):
+    """A randomly initialised encoder of a saved architecture (weights are loaded after)."""
+    from transformers import AutoConfig, AutoModel
+
+    cfg = dict(encoder_config)
+    return without_pooler(AutoModel.from_config(AutoConfig.for_model(cfg.pop("model_type"), **cfg)))
 
 
 def load_encoder(encoder_cfg):
@@ -71,189 +125,98 @@ def without_pooler(encoder):
 
 
 class NewstagModel(nn.Module):
-    def __init__(self, encoder, entity_labels, shape_dim=32, dropout=0.1, max_length=256, stride=64, linker="rule",
-                 transition_weight=0.0, transitions=None, crf=False, context_lstm=0, layers=LAYERS):
+    def __init__(self, spec: ModelSpec, encoder=None):
         super().__init__()
-        self.encoder = encoder
-        self.settings = {
-            "entity_labels": list(entity_labels),
-            "entity_tags": bio_tags(entity_labels),
-            "quote_tags": bio_tags(QUOTE_ROLES),
-            "shape_dim": shape_dim,
-            "shapes": list(SHAPES),
-            "dropout": dropout,
-            "max_length": min(max_length, getattr(encoder.config, "max_position_embeddings", max_length)),
-            "stride": stride,
-            "linker": linker,
-            # Decoding prior (see decoding.py): per layer, log P(tag | previous tag) in the
-            # training labels, as nested lists; None where the layer had no training data.
-            "transition_weight": transition_weight,
-            "transitions": transitions or {"entity": None, "quote": None},
-            "crf": crf,
-            "context_lstm": context_lstm,
-            # The annotation layers the model learned. A head whose layer no training
-            # document annotated was never trained, so its output is noise and is not
-            # decoded (a quotes-only PolNeAR model emits no entities).
-            "layers": [layer for layer in LAYERS if layer in layers],
-        }
-        width = encoder.config.hidden_size + shape_dim
-        self.shape_embedding = nn.Embedding(N_SHAPES, shape_dim, padding_idx=0) if shape_dim else None
-        self.dropout = nn.Dropout(dropout)
+        self.spec = spec
+        m = spec.model
+        self.tags = {layer: spec.tags(layer) for layer in LAYERS}
+        # CRF transitions are registered first: parameter order is the order in which the
+        # gradient norm is summed for clipping, and this is the order models were trained in.
+        self.crfs = nn.ModuleDict({layer: CRF(len(tags)) for layer, tags in self.tags.items()}) if m.crf else None
+        self.encoder = encoder if encoder is not None else encoder_from_config(spec.encoder_config)
+        width = self.encoder.config.hidden_size + m.shape_dim
+        self.shape_embedding = nn.Embedding(N_SHAPES, m.shape_dim, padding_idx=0) if m.shape_dim else None
+        self.dropout = nn.Dropout(m.dropout)
         # An optional BiLSTM between the encoder (+ shapes) and the heads: it carries each
-        # word's later subwords, and its neighbours' shapes, to the first subword the
-        # heads read.
+        # word's later subwords, and its neighbours' shapes, to the first subword the heads read.
         self.context = None
-        if context_lstm:
-            self.context = nn.LSTM(width, context_lstm, batch_first=True, bidirectional=True)
-            width = 2 * context_lstm
-        self.entity_head = nn.Linear(width, len(self.settings["entity_tags"]))
-        self.quote_head = nn.Linear(width, len(self.settings["quote_tags"]))
-        if crf:  # (from, to) transition scores, learned with the heads
-            self.entity_crf = nn.Parameter(torch.zeros(len(self.entity_tags), len(self.entity_tags)))
-            self.quote_crf = nn.Parameter(torch.zeros(len(self.quote_tags), len(self.quote_tags)))
-
-    @property
-    def entity_tags(self):
-        return self.settings["entity_tags"]
-
-    @property
-    def quote_tags(self):
-        return self.settings["quote_tags"]
+        if m.context_lstm:
+            self.context = nn.LSTM(width, m.context_lstm, batch_first=True, bidirectional=True)
+            width = 2 * m.context_lstm
+        self.heads = nn.ModuleDict({layer: nn.Linear(width, len(tags)) for layer, tags in self.tags.items()})
+        self._start_transitions_from_prior()
 
     @property
     def layers(self) -> list[str]:
-        return self.settings["layers"]
+        """The annotation layers the model learned. A head whose layer no training document
+        annotated was never trained: its output is noise and is never decoded."""
+        return [layer for layer in LAYERS if layer in self.spec.annotated_layers]
 
-    def transition_prior(self, layer: str):
-        """The transition scores decoding adds for ``layer`` ("entity" or "quote"), or
-        None: a CRF's learned ones, else the counted prior times its weight."""
-        if self.settings["crf"]:
-            return getattr(self, f"{layer}_crf").detach().float().cpu().numpy()
-        return self.transition_prior_counted(layer)
-
-    def transition_prior_counted(self, layer: str):
-        """The counted prior (``settings["transitions"]``) times its weight, or None."""
-        table = self.settings["transitions"].get(layer)
-        if table is None or not self.settings["transition_weight"]:
-            return None
-        return self.settings["transition_weight"] * np.asarray(table)
-
-    def start_crf_from_prior(self):
-        """Set each CRF's transitions to the weighted counted prior (the decoding that
-        measured best without a CRF), for training to refine: started at zero they move
-        too little in a short run to be worth their cost."""
-        if not self.settings["crf"]:
-            return
-        for layer in ("entity", "quote"):
-            prior = self.transition_prior_counted(layer)
+    def _start_transitions_from_prior(self):
+        """A CRF's transitions start at the weighted counted prior (the decoding that measured
+        best without a CRF), for training to refine: started at zero they move too little in
+        a short run to be worth their cost."""
+        for layer, crf in (self.crfs or {}).items():
+            prior = self.counted_prior(layer)
             if prior is not None:
                 with torch.no_grad():
-                    getattr(self, f"{layer}_crf").copy_(torch.as_tensor(prior))
+                    crf.transitions.copy_(torch.as_tensor(prior))
 
-    def head_parameters(self):
-        return [p for n, p in self.named_parameters() if not n.startswith("encoder.")]
+    def counted_prior(self, layer: str) -> Optional[np.ndarray]:
+        table = self.spec.transitions.get(layer)
+        if table is None or not self.spec.model.transition_weight:
+            return None
+        return self.spec.model.transition_weight * np.asarray(table)
 
-    def forward(self, input_ids, attention_mask, shape_ids, entity_labels=None, quote_labels=None,
-                label_smoothing=0.0):
+    def transition_scores(self, layer: str) -> Optional[np.ndarray]:
+        """What decoding adds for each tag transition: a CRF's learned scores, else the counted prior."""
+        return self.crfs[layer].scores() if self.crfs is not None else self.counted_prior(layer)
+
+    def forward(self, input_ids, attention_mask, shape_ids, labels: Optional[dict] = None) -> TaggerOutput:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if self.shape_embedding is not None:
             hidden = torch.cat([hidden, self.shape_embedding(shape_ids).to(hidden.dtype)], dim=-1)
         hidden = self.dropout(hidden)
         if self.context is not None:
             hidden = self.dropout(run_lstm(self.context, hidden, attention_mask))
-        out = {"entity_logits": self.entity_head(hidden), "quote_logits": self.quote_head(hidden), "hidden": hidden}
-        if entity_labels is not None and quote_labels is not None:
-            if self.settings["crf"]:
-                out["entity_loss"] = crf_loss(out["entity_logits"], entity_labels, self.entity_crf)
-                out["quote_loss"] = crf_loss(out["quote_logits"], quote_labels, self.quote_crf)
-            else:
-                out["entity_loss"] = masked_loss(out["entity_logits"], entity_labels, label_smoothing)
-                out["quote_loss"] = masked_loss(out["quote_logits"], quote_labels, label_smoothing)
-            out["loss"] = out["entity_loss"] + out["quote_loss"]
+        out = TaggerOutput({layer: head(hidden) for layer, head in self.heads.items()})
+        if labels is not None:
+            out.losses = {layer: self.loss(layer, out.logits[layer], labels[layer]) for layer in self.heads}
         return out
 
-    # ---- saving and loading -------------------------------------------------------
-    def config_dict(self) -> dict:
-        return {
-            "architecture": "NewstagModel",
-            "newstag_version": __version__,
-            "format_version": FORMAT_VERSION,
-            **self.settings,
-            "encoder_model_type": self.encoder.config.model_type,
-            "encoder_config": self.encoder.config.to_dict(),
-        }
+    def loss(self, layer: str, logits, labels):
+        """The CRF's sequence likelihood, or per-word cross-entropy, over the labelled words."""
+        return self.crfs[layer](logits, labels) if self.crfs is not None else masked_loss(logits, labels)
 
-    def save_pretrained(self, directory, tokenizer, extra: dict | None = None, linker=None) -> Path:
-        """Write the model directory atomically: a crash mid-save leaves the old one intact."""
-        from safetensors.torch import save_file
+    def decode(self, layer: str, log_probs: np.ndarray) -> list[tuple[int, int, str, float]]:
+        """Word spans (first, last_exclusive, label, mean probability) of the best valid tag path."""
+        tags = self.tags[layer]
+        path = viterbi(log_probs, tags, self.transition_scores(layer))
+        probs = np.exp(log_probs[np.arange(len(path)), path]) if path else np.zeros(0)
+        return [(a, b, label, float(probs[a:b].mean())) for a, b, label in bio_to_spans([tags[i] for i in path])]
 
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
-            state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-            save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-            config = self.config_dict() | (extra or {})
-            (tmp / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
-            tokenizer.save_pretrained(str(tmp))
-            if linker is not None:
-                linker.save(tmp)
-            old = None
-            if directory.exists():
-                # Files the model does not own (metrics.jsonl, reports) stay in place.
-                for f in directory.iterdir():
-                    if not (tmp / f.name).exists() and f.is_file():
-                        shutil.copy2(f, tmp / f.name)
-                old = directory.with_name(f".{directory.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(directory, old)
-            os.replace(tmp, directory)
-            if old:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return directory
+    def configure_optimizer(self, training):
+        """AdamW: the pretrained encoder at ``lr_encoder``, everything fresh (shape embedding,
+        BiLSTM, heads) at ``lr_head``: small budgets are dominated by the heads' rate."""
+        encoder = [p for n, p in self.named_parameters() if n.startswith("encoder.")]
+        fresh = [p for n, p in self.named_parameters() if not n.startswith("encoder.")]
+        return torch.optim.AdamW([{"params": encoder, "lr": training.lr_encoder},
+                                  {"params": fresh, "lr": training.lr_head}], weight_decay=training.weight_decay)
 
-    @classmethod
-    def from_settings(cls, encoder, settings: dict):
-        """A model with fresh heads laid out as ``settings`` says (a saved config.json, or
-        another model's ``settings``); keys older models lack take their defaults."""
-        return cls(encoder, settings["entity_labels"], settings["shape_dim"], settings["dropout"],
-                   settings["max_length"], settings["stride"], settings.get("linker", "rule"),
-                   settings.get("transition_weight", 0.0), settings.get("transitions"), settings.get("crf", False),
-                   settings.get("context_lstm", 0), settings.get("layers", LAYERS))
+    def save_pretrained(self, directory, tokenizer, linker=None, training: Optional[dict] = None):
+        """Write the model directory (modeldir.py): config, weights, tokenizer, linker, manifest."""
+        from .modeldir import save_model
+
+        if training is not None:
+            self.spec = self.spec.model_copy(update={"training": training})
+        return save_model(directory, self, tokenizer, linker)
 
     @classmethod
     def from_pretrained(cls, directory):
-        """(model, tokenizer, config) from a directory written by ``save_pretrained``."""
-        from safetensors.torch import load_file
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        """(model, tokenizer) from a directory written by ``save_pretrained`` (or an older newstag)."""
+        from .modeldir import load_model
 
-        directory = Path(directory)
-        config_path = directory / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{directory}: not a newstag model directory (no config.json)")
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        if config.get("architecture") != "NewstagModel":
-            raise ValueError(f"{config_path}: not a newstag model (architecture={config.get('architecture')!r})")
-        if config.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(f"{config_path}: written by a newer newstag ({config.get('newstag_version')}); upgrade newstag")
-        if config.get("shapes") != list(SHAPES):
-            raise ValueError(f"{config_path}: word-shape scheme differs from this newstag's")
-        enc_cfg = dict(config["encoder_config"])
-        enc_cfg.pop("model_type", None)
-        encoder = without_pooler(AutoModel.from_config(AutoConfig.for_model(config["encoder_model_type"], **enc_cfg)))
-        model = cls.from_settings(encoder, config)
-        state = load_file(str(directory / "model.safetensors"))
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        # Position ids are buffers some encoders do not save; anything else is an error.
-        missing = [k for k in missing if not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise ValueError(f"{directory}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
-        tokenizer = AutoTokenizer.from_pretrained(str(directory))
-        model.eval()
-        return model, tokenizer, config
+        return load_model(directory, cls)
 
 
 def run_lstm(lstm, hidden, attention_mask):
@@ -266,42 +229,3 @@ def run_lstm(lstm, hidden, attention_mask):
     out, _ = lstm(packed)
     out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=hidden.size(1))
     return out
-
-
-def masked_loss(logits, labels, label_smoothing=0.0):
-    """Cross-entropy over labelled positions; zero (with a graph) when none are labelled."""
-    mask = labels != IGNORE
-    if not mask.any():
-        return logits.sum() * 0.0
-    return nn.functional.cross_entropy(logits[mask].float(), labels[mask], label_smoothing=label_smoothing)
-
-
-def crf_loss(emissions, labels, transitions):
-    """Linear-chain CRF negative log-likelihood per labelled word.
-
-    ``emissions`` (batch, positions, tags); ``labels`` (batch, positions) with -100 where
-    a position is not a labelled word (later subwords, special tokens, a layer the
-    document lacks); ``transitions`` (from, to). Each window's labelled words form its
-    sequence. A window may start or end inside a span (windows overlap), so there are
-    no start or end scores.
-    """
-    mask = labels != IGNORE
-    rows = mask.any(1)
-    if not rows.any():
-        return emissions.sum() * 0.0
-    emissions, labels, mask = emissions[rows].float(), labels[rows], mask[rows]
-    lengths = mask.sum(1)
-    n = int(lengths.max())
-    # The labelled positions of each row, moved to the front in order.
-    order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :n]
-    em = emissions.gather(1, order.unsqueeze(-1).expand(-1, -1, emissions.size(-1)))
-    present = torch.arange(n, device=labels.device)[None] < lengths[:, None]
-    tags = labels.gather(1, order).masked_fill(~present, 0)
-    trans = transitions.float()
-    gold = (em.gather(2, tags.unsqueeze(-1)).squeeze(-1) * present).sum(1)
-    gold = gold + (trans[tags[:, :-1], tags[:, 1:]] * present[:, 1:]).sum(1)
-    alpha = em[:, 0]
-    for i in range(1, n):
-        step = torch.logsumexp(alpha.unsqueeze(2) + trans, dim=1) + em[:, i]
-        alpha = torch.where(present[:, i:i + 1], step, alpha)
-    return (torch.logsumexp(alpha, 1) - gold).sum() / lengths.sum()

@@ -11,6 +11,8 @@ import bisect
 import re
 from typing import Iterable, Sequence
 
+from .quotemarks import CLOSE_QUOTES, OPEN_QUOTES, STRAIGHT_QUOTES
+
 WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 SENTENCE_END = re.compile(r"[.!?]+[”\"’']?(?=\s+[“\"‘'(\[]?[A-Z0-9À-Ý])|\n\s*\n")
 # A full stop after these does not end a sentence: titles that stand before a name
@@ -20,9 +22,6 @@ NAME_TITLES = {"Mr", "Mrs", "Ms", "Mx", "Dr", "Prof", "Rep", "Reps", "Sen", "Sen
                "Capt", "Sgt", "Cpl", "Adm", "Cmdr", "Rev", "Hon", "St", "Supt", "Det", "Insp", "Atty", "Amb", "Pres"}
 WORD_BEFORE = re.compile(r"(?<!\w)(\w+)$")
 
-OPEN_QUOTES = "“‘«„"
-CLOSE_QUOTES = "”’»"
-QUOTE_MARKS = OPEN_QUOTES + CLOSE_QUOTES + "\"'`"
 
 # Word shapes give an uncased encoder the casing back (and mark the things it cannot
 # see: quotation marks that it may map to [UNK], and paragraph starts, since a
@@ -54,7 +53,7 @@ def _base_shape(w: str) -> str:
         return "open_quote"
     if w in CLOSE_QUOTES:
         return "close_quote"
-    if w in "\"'`":
+    if w in STRAIGHT_QUOTES:
         return "straight_quote"
     if w in "-–—":
         return "dash"

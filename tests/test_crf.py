@@ -1,7 +1,8 @@
-"""Constrained decoding never emits an invalid BIO sequence."""
+"""The CRF layer: its loss is the sequence likelihood, and constrained decoding never emits an invalid BIO sequence."""
 import numpy as np
+import torch
 
-from newstag.decoding import allowed_transitions, bio_tags, viterbi
+from newstag.crf import IGNORE, allowed_transitions, bio_tags, crf_loss, masked_loss, transition_log_probs, viterbi
 
 
 def is_valid(tags):
@@ -49,8 +50,6 @@ def test_empty_input_decodes_to_nothing():
 def test_a_transition_prior_keeps_a_two_word_cue_whole():
     """Per-word scores that slightly prefer "also | said" as two cues; the labels seen in
     training almost never put one cue right after another, so the prior joins them."""
-    from newstag.decoding import transition_log_probs
-
     tags = bio_tags(["CUE"])  # O, B-CUE, I-CUE
     also_said = np.log(np.array([[0.1, 0.8, 0.1], [0.1, 0.47, 0.43]]))
     assert [tags[i] for i in viterbi(also_said, tags)] == ["B-CUE", "B-CUE"]
@@ -60,9 +59,33 @@ def test_a_transition_prior_keeps_a_two_word_cue_whole():
 
 
 def test_transition_log_probs_are_smoothed_distributions():
-    from newstag.decoding import transition_log_probs
-
     tags = bio_tags(["PER"])
     table = transition_log_probs([["B-PER", "I-PER", "O"]], tags)
     assert np.allclose(np.exp(table).sum(1), 1.0) and np.isfinite(table).all()
     assert table[1, 2] > table[1, 1]  # B-PER → I-PER was seen, B-PER → B-PER was not
+
+
+def test_masked_loss_ignores_unlabelled_positions():
+    logits = torch.randn(1, 3, 5)
+    labels = torch.tensor([[2, IGNORE, IGNORE]])
+    expected = torch.nn.functional.cross_entropy(logits[0, :1], labels[0, :1])
+    assert torch.isclose(masked_loss(logits, labels), expected)
+
+
+def test_crf_loss_is_the_sequence_negative_log_likelihood_over_labelled_words():
+    import itertools
+
+    torch.manual_seed(3)
+    emissions, transitions = torch.randn(2, 5, 3), torch.randn(3, 3)
+    # Row 0: words at positions 0, 2, 3 (1 and 4 are later subwords); row 1: one word.
+    labels = torch.tensor([[2, IGNORE, 0, 1, IGNORE], [IGNORE, 1, IGNORE, IGNORE, IGNORE]])
+
+    def nll(em, tags):
+        def score(path):
+            return sum(em[i, t] for i, t in enumerate(path)) + sum(transitions[a, b] for a, b in zip(path, path[1:]))
+        log_z = torch.logsumexp(torch.stack([score(p) for p in itertools.product(range(3), repeat=len(tags))]), 0)
+        return log_z - score(tags)
+
+    expected = (nll(emissions[0, [0, 2, 3]], [2, 0, 1]) + nll(emissions[1, [1]], [1])) / 4
+    assert torch.isclose(crf_loss(emissions, labels, transitions), expected, atol=1e-5)
+    assert crf_loss(emissions, torch.full_like(labels, IGNORE), transitions).item() == 0.0

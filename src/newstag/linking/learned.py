@@ -1,0 +1,225 @@
+"""The learned linker: two small scorers, each a softmax over candidates plus "none".
+
+1. **speaker**: for a quote, every SPEAKER span and PER/ORG mention within three
+   paragraphs before it and one after is a candidate (features.py: distance in
+   sentences and paragraphs, order, a cue beside the candidate, pronoun / relative
+   pronoun / description, whether it spoke the previous quote, the quote's kind).
+   A continued quote learns to pick its predecessor's speaker.
+2. **resolution**: for a speaker that is not itself a name, every earlier PER/ORG
+   mention (and a few after it in its sentence) is a candidate.
+
+Both are fitted from gold links in seconds and saved beside the tagger as
+``linker.safetensors``, with their feature names. The speaker scorer learns either on
+the gold spans or on the tagger's own spans of the same articles labelled from the gold
+links (``fit(docs, predicted=...)``): then it meets at training time what it meets at
+prediction time, and can weigh the tagger's confidence in each candidate.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..lexicon import NAME_LABELS
+from .features import RESOLVE_FEATURES, SPEAKER_FEATURES, Context, resolve_row, speaker_row
+from .spans import Mention, PredictedQuote, Predictions
+
+PARAGRAPHS_BEFORE, PARAGRAPHS_AFTER = 3, 1
+
+
+class Scorer(nn.Module):
+    def __init__(self, n_features: int, hidden: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+class LearnedLinker(nn.Module):
+    name = "learned"
+
+    def __init__(self):
+        super().__init__()
+        self.speaker = Scorer(len(SPEAKER_FEATURES))
+        self.resolver = Scorer(len(RESOLVE_FEATURES))
+        # Whether the training data had entity mentions to offer as candidates. A linker
+        # fitted on quotes alone (PolNeAR) never saw them, so it does not get them later:
+        # a tagger trained without entities predicts none worth choosing.
+        self.register_buffer("uses_entities", torch.tensor(1.0))
+        # Whether the speaker scorer was fitted on the tagger's predicted spans, and so
+        # learned what the tagger's confidence in a candidate is worth.
+        self.register_buffer("uses_scores", torch.tensor(0.0))
+
+    # ---- candidates ---------------------------------------------------------------
+    def speaker_candidates(self, ctx: Context, q: PredictedQuote, speakers, names):
+        """(candidate, is a SPEAKER span, holds a name) near the quote, outside it."""
+        p = ctx.paragraph(q.start)
+        lo, hi = p - PARAGRAPHS_BEFORE, p + PARAGRAPHS_AFTER
+        out = []
+        for s in speakers:
+            if lo <= ctx.paragraph(s.start) <= hi and not (q.start <= s.start < q.end):
+                out.append((s, True, any(s.start <= n.start and n.end <= s.end for n in names)))
+        for n in names:
+            inside_speaker = any(s.start <= n.start and n.end <= s.end for s in speakers)
+            if lo <= ctx.paragraph(n.start) <= hi and not (q.start <= n.start < q.end) and not inside_speaker:
+                out.append((n, False, True))
+        return out
+
+    def candidate_rows(self, ctx: Context, q: PredictedQuote, speakers, names, previous):
+        """The quote's candidates and their feature rows; row 0 is "no speaker"."""
+        cands = self.speaker_candidates(ctx, q, speakers, names)
+        rows = [speaker_row(ctx, q, None, previous, False, False)] + \
+               [speaker_row(ctx, q, c, previous, is_sp, has_name) for c, is_sp, has_name in cands]
+        return cands, rows
+
+    def resolve_candidates(self, ctx: Context, s: Mention, names):
+        sent = ctx.sents.index(s.start)
+        before = [n for n in names if n.end <= s.start][-40:]
+        after = [n for n in names if n.start >= s.end and ctx.sents.index(n.start) == sent][:3]
+        return before + after
+
+    def resolve_rows(self, ctx: Context, s: Mention, names, spoken):
+        cands = self.resolve_candidates(ctx, s, names)
+        return cands, [resolve_row(ctx, s, None, names, spoken)] + [resolve_row(ctx, s, e, names, spoken) for e in cands]
+
+    # ---- linking ------------------------------------------------------------------
+    @torch.no_grad()
+    def forward(self, text: str, found: Predictions) -> list[PredictedQuote]:
+        """The found quotes, linked (new objects: ``found`` is left as it is)."""
+        from .cues import adjacent_cue
+
+        self.eval()
+        names = [e for e in found.entities if e.label in NAME_LABELS] if self.uses_entities else []
+        quotes = found.unlinked_quotes()
+        ctx = Context.of(text, found.cues, quotes, use_scores=bool(self.uses_scores))
+        previous, previous_cue, spoken = None, None, []
+        for q in quotes:
+            cands, rows = self.candidate_rows(ctx, q, found.speakers, names, previous)
+            scores = torch.softmax(self.speaker(torch.tensor(rows)), 0)
+            best = int(scores.argmax())
+            q.cue = ctx.own_cue(q)
+            if best:
+                chosen, _, has_name = cands[best - 1]
+                q.speaker, q.speaker_score = chosen, float(scores[best])
+                if q.cue is None and previous is chosen:  # a continued quote keeps its attribution's cue
+                    q.cue = previous_cue
+                q.speaker_entity = None if has_name else self._resolve(ctx, chosen, names, spoken)
+                previous, previous_cue = chosen, q.cue
+                spoken.append(q.speaker_entity or chosen)
+            q.cue = q.cue or adjacent_cue(q, ctx.cues, ctx.quotes, ctx.sents)
+        return quotes
+
+    def _resolve(self, ctx, s, names, spoken):
+        cands, rows = self.resolve_rows(ctx, s, names, spoken)
+        best = int(self.resolver(torch.tensor(rows)).argmax())
+        return cands[best - 1] if best else None
+
+    # ---- fitting, saving, loading -------------------------------------------------
+    def fit(self, docs, predicted=None, epochs: int = 20, lr: float = 3e-3, seed: int = 13, log=None) -> dict:
+        """Learn both scorers from gold documents.
+
+        ``predicted``: optionally, the tagger's ``Predictions`` for the same documents. The
+        speaker scorer then learns on those spans, labelled from the gold links. Use
+        documents the tagger was not trained on. Without it, both learn on gold spans.
+        """
+        from .examples import resolution_and_speaker_groups, speaker_groups_from_predictions
+
+        if predicted is not None and len(predicted) != len(docs):
+            raise ValueError(f"{len(predicted)} predictions for {len(docs)} documents")
+        # Fresh weights drawn after seeding: the fitted linker depends on data and seed
+        # alone, not on whatever the random state was when the object was made.
+        torch.manual_seed(seed)
+        self.speaker = Scorer(len(SPEAKER_FEATURES))
+        self.resolver = Scorer(len(RESOLVE_FEATURES))
+        self.uses_entities.fill_(float(any("entities" in d.layers and d.entities for d in docs)))
+        self.uses_scores.fill_(float(predicted is not None))
+        speaker_groups, resolve_groups = [], []
+        for i, doc in enumerate(docs):
+            if "quotes" not in doc.layers:
+                continue
+            s_groups, r_groups = resolution_and_speaker_groups(self, doc, speaker_groups=predicted is None)
+            if predicted is not None:
+                s_groups = speaker_groups_from_predictions(self, doc, predicted[i])
+            speaker_groups += s_groups
+            resolve_groups += r_groups
+        for scorer, groups in ((self.speaker, speaker_groups), (self.resolver, resolve_groups)):
+            if groups:
+                loss = train_scorer(scorer, groups, epochs, lr)
+                if log:
+                    log(f"linker: final loss {loss:.4f} on {len(groups)} examples")
+        return {"speaker_examples": len(speaker_groups), "resolve_examples": len(resolve_groups),
+                "speaker_spans": "predicted" if predicted is not None else "gold"}
+
+    def save(self, directory) -> None:
+        """Write ``linker.safetensors`` (weights and feature names) into a model directory."""
+        from safetensors.torch import save
+
+        from ..files import atomic_write
+
+        names = json.dumps({"speaker": SPEAKER_FEATURES, "resolve": RESOLVE_FEATURES})
+        tensors = {k: v.contiguous() for k, v in self.state_dict().items()}
+        with atomic_write(Path(directory) / "linker.safetensors", "wb") as fh:
+            fh.write(save(tensors, metadata={"features": names}))
+
+    @classmethod
+    def load(cls, directory):
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        from ..modeldir import ModelDirError
+
+        path = Path(directory) / "linker.safetensors"
+        if not path.is_file():
+            raise ModelDirError(f"{path}: missing; fit one with `newstag fit-linker` or use --linker rule")
+        with safe_open(str(path), "pt") as fh:
+            features = json.loads((fh.metadata() or {}).get("features", "null"))
+        # Linkers saved before features had names had exactly today's layout.
+        if features is not None and (tuple(features["speaker"]), tuple(features["resolve"])) != \
+                (SPEAKER_FEATURES, RESOLVE_FEATURES):
+            raise ModelDirError(f"{path}: fitted on other features than this newstag computes; "
+                                "refit it with `newstag fit-linker`")
+        linker = cls()
+        state = load_file(str(path))
+        state.setdefault("uses_entities", torch.tensor(1.0))  # linkers saved before the flags existed
+        state.setdefault("uses_scores", torch.tensor(0.0))
+        linker.load_state_dict(state)
+        return linker.eval()
+
+
+def train_scorer(scorer: Scorer, groups, epochs: int, lr: float, batch_size: int = 128) -> float:
+    """Softmax over each group's candidates; the loss is -log P(any correct candidate).
+
+    Groups of similar size are batched together, each batch padded to its own widest group.
+    """
+    order = sorted(range(len(groups)), key=lambda g: len(groups[g][0]))
+    batches = []
+    for i in range(0, len(order), batch_size):
+        chunk = [groups[g] for g in order[i:i + batch_size]]
+        width = max(len(rows) for rows, _ in chunk)
+        x = torch.zeros(len(chunk), width, len(chunk[0][0][0]))
+        valid = torch.zeros(len(chunk), width, dtype=torch.bool)
+        positive = torch.zeros(len(chunk), width, dtype=torch.bool)
+        for g, (rows, pos) in enumerate(chunk):
+            x[g, :len(rows)] = torch.tensor(rows)
+            valid[g, :len(rows)] = True
+            positive[g, pos] = True
+        batches.append((x, valid, positive))
+    optimizer = torch.optim.Adam(scorer.parameters(), lr=lr, weight_decay=1e-4)
+    scorer.train()
+    for _ in range(epochs):
+        total = 0.0
+        for b in torch.randperm(len(batches)).tolist():
+            x, valid, positive = batches[b]
+            scores = scorer(x)
+            all_ = torch.logsumexp(scores.masked_fill(~valid, -1e9), -1)
+            right = torch.logsumexp(scores.masked_fill(~positive, -1e9), -1)
+            loss = (all_ - right).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(x)
+    scorer.eval()
+    return total / len(groups)

@@ -1,0 +1,147 @@
+"""Running a trained model over articles: ``Tagger``.
+
+    from newstag import Tagger
+    tagger = Tagger.load("models/newswire")
+    doc = tagger("BRUSSELS (AFP) – ...")          # a Document, as in the JSONL format
+    for doc in tagger.pipe(texts, batch_size=16): ...
+
+Three stages, as in a Hugging Face pipeline:
+
+* **preprocess**: each article → words, subwords, and overlapping windows of the
+  model's length (whole articles, never truncated);
+* **forward**: windows in, per-word log-probabilities per layer out. Windows of all the
+  articles in hand are sorted by length and run ``window_batch_size`` at a time; every
+  word takes its scores from the window where it sits furthest from an edge. This is
+  the seam another backend plugs into (``TorchBackend`` is the one here);
+* **postprocess**: constrained Viterbi per layer the model learned (spans are always
+  well-formed), then the linker, then a Document.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+from typing import Iterable, Iterator, Union
+
+import numpy as np
+import torch
+
+from .alignment import WordPieces, collate, plan_windows, to_pieces, window_inputs
+from .document import Document
+from .labels import KIND_OF_ROLE
+from .linking import Mention, PredictedQuote, Predictions, load_linker
+from .runtime import autocast_for, pick_device
+
+WINDOW_BATCH_SIZE = 16  # windows per forward pass: enough to fill 2 CPU cores without padding waste
+
+
+@dataclass
+class Window:
+    article: int  # index of the article among those in hand
+    owned: set  # the words whose scores come from this window
+    inputs: dict  # input_ids, shape_ids, word_index
+
+
+class TorchBackend:
+    """The model's forward pass in PyTorch: a batch of windows → log-probabilities per position."""
+
+    def __init__(self, model, device):
+        self.model, self.device = model, device
+
+    @torch.no_grad()
+    def __call__(self, batch: dict) -> dict[str, np.ndarray]:
+        with autocast_for(self.device):
+            out = self.model(batch["input_ids"], batch["attention_mask"], batch["shape_ids"])
+        return {layer: torch.log_softmax(logits.float(), -1).cpu().numpy() for layer, logits in out.logits.items()}
+
+
+class Tagger:
+    """A loaded model (and its linker), callable on text or documents."""
+
+    def __init__(self, model, tokenizer, device: str = "auto", linker=None, window_batch_size: int = WINDOW_BATCH_SIZE):
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.linker = linker if linker is not None else load_linker("rule")
+        self.window_batch_size = window_batch_size
+        self.backend = TorchBackend(self.model, self.device)
+
+    @classmethod
+    def load(cls, path, device: str = "auto", linker: str | None = None) -> "Tagger":
+        """``linker``: "rule" or "learned"; by default the one the model was trained with."""
+        from .model import NewstagModel
+
+        model, tokenizer = NewstagModel.from_pretrained(path)
+        return cls(model, tokenizer, device, load_linker(linker or model.spec.model.linker, path))
+
+    @property
+    def spec(self):
+        return self.model.spec
+
+    # ---- the three stages ---------------------------------------------------------
+    def preprocess(self, docs: list[Document]) -> tuple[list[WordPieces], list[Window]]:
+        pieces = [to_pieces(self.tokenizer, d.text) for d in docs]
+        windows = []
+        for a, p in enumerate(pieces):
+            for win in plan_windows(p, self.spec.window_length, self.spec.model.stride):
+                if win.owned:
+                    inputs = window_inputs(p, win, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
+                    windows.append(Window(a, set(win.owned), inputs))
+        return pieces, windows
+
+    def forward(self, pieces: list[WordPieces], windows: list[Window]) -> list[dict[str, np.ndarray]]:
+        """Per article, per layer, (words, tags) log-probabilities from best-centred windows."""
+        out = [{layer: np.full((len(p.words), len(tags)), -np.log(len(tags)), dtype=np.float32)
+                for layer, tags in self.model.tags.items()} for p in pieces]
+        windows = sorted(windows, key=lambda w: len(w.inputs["input_ids"]))  # similar lengths together: less padding
+        for i in range(0, len(windows), self.window_batch_size):
+            chunk = windows[i:i + self.window_batch_size]
+            scores = self.backend(collate([w.inputs for w in chunk], self.tokenizer.pad_token_id or 0, self.device))
+            for row, window in enumerate(chunk):
+                for pos, w in enumerate(window.inputs["word_index"]):  # a word's first subword only
+                    if w in window.owned:
+                        for layer, layer_scores in scores.items():
+                            out[window.article][layer][w] = layer_scores[row, pos]
+        return out
+
+    def decode(self, pieces: WordPieces, scores: dict[str, np.ndarray]) -> Predictions:
+        """Spans of the layers the model learned; an untrained head's output is never decoded."""
+        words = pieces.words
+        found = Predictions(layers=tuple(self.model.layers))
+        for layer in self.model.layers:
+            for a, b, label, score in self.model.decode(layer, scores[layer]):
+                start, end = words[a][0], words[b - 1][1]
+                if layer == "entities":
+                    found.entities.append(Mention(start, end, score, label))
+                elif label in KIND_OF_ROLE:
+                    found.quotes.append(PredictedQuote(start, end, KIND_OF_ROLE[label], score))
+                else:
+                    (found.cues if label == "CUE" else found.speakers).append(Mention(start, end, score, label))
+        return found
+
+    def postprocess(self, doc: Document, found: Predictions) -> Document:
+        return found.with_quotes(self.linker(doc.text, found)).to_document(doc)
+
+    # ---- the calls ----------------------------------------------------------------
+    def spans(self, docs: list[Document]) -> list[Predictions]:
+        """The tagger's own spans (quotes, cues, speakers, entities) of each document, before linking."""
+        pieces, windows = self.preprocess(docs)
+        return [self.decode(p, s) for p, s in zip(pieces, self.forward(pieces, windows))]
+
+    def __call__(self, text: Union[str, Document], doc_id: str = "doc") -> Document:
+        return next(self.pipe([text], batch_size=1, ids=[doc_id]))
+
+    def pipe(self, items: Iterable[Union[str, Document]], batch_size: int = 8, ids=None) -> Iterator[Document]:
+        """Documents in input order; articles are read ``batch_size`` at a time."""
+        items, ids = iter(items), iter(ids) if ids is not None else None
+        n = 0
+        while True:
+            chunk = list(islice(items, batch_size))
+            if not chunk:
+                return
+            docs = []
+            for item in chunk:
+                doc_id = next(ids) if ids is not None else f"doc-{n}"
+                docs.append(item if isinstance(item, Document) else Document(id=doc_id, text=item))
+                n += 1
+            for doc, found in zip(docs, self.spans(docs)):
+                yield self.postprocess(doc, found)
