@@ -8,7 +8,6 @@ import pytest
 
 from newstag.document import Document, Entity, FormatError, Quote, Span
 from newstag.formats import (
-    infer_quote_kind,
     load_corpus,
     read_brat,
     read_conll,
@@ -17,6 +16,7 @@ from newstag.formats import (
     tokens_to_document,
     write_label_studio,
 )
+from newstag.quotemarks import infer_quote_kind
 
 
 def conll(tmp_path, body: str, name: str = "sample.txt"):

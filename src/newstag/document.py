@@ -143,15 +143,11 @@ def read_jsonl(path: str | Path, errors: str = "raise") -> list[Document]:
 
 def write_jsonl(docs: Iterable[Document], path: str | Path) -> int:
     """Write atomically: a reader never sees half a file."""
-    import os
-    import tempfile
+    from .files import atomic_write
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as fh:
+    with atomic_write(path) as fh:
         for doc in docs:
             fh.write(doc.to_json() + "\n")
             n += 1
-    os.replace(fh.name, path)
     return n
