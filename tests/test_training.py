@@ -116,11 +116,21 @@ def test_a_model_reports_only_the_layers_it_was_trained_on(tmp_path, gold_docs, 
     assert both.layers == ["entities", "quotes"]
 
 
-def test_the_encoder_and_the_fresh_layers_train_at_their_own_rates(tiny_model):
-    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml")
-    model = Tagger.load(tiny_model, device="cpu").model
+def test_the_encoder_and_the_fresh_layers_train_at_their_own_rates_and_only_weight_matrices_decay(
+        tmp_path, corpus_files):
+    config = load_config(tiny_config(corpus_files, epochs=1), ["model.crf=true", "model.context_lstm=4"])
+    out = tmp_path / "m"
+    train(config, out, progress=False, log=lambda m: None)
+    model = Tagger.load(out, device="cpu").model
     optimizer = model.configure_optimizer(config.training)
-    encoder, fresh = optimizer.param_groups
-    assert encoder["lr"] == config.training.lr_encoder and fresh["lr"] == config.training.lr_head
-    assert {id(p) for p in encoder["params"]} == {id(p) for p in model.encoder.parameters()}
-    assert len(encoder["params"]) + len(fresh["params"]) == len(list(model.parameters()))
+    names = {id(p): n for n, p in model.named_parameters()}
+    rate_of = {names[id(p)]: (g["lr"], g["weight_decay"]) for g in optimizer.param_groups for p in g["params"]}
+    assert len(rate_of) == len(names), "every parameter is in exactly one group"
+    lr_encoder, lr_head, decay = config.training.lr_encoder, config.training.lr_head, config.training.weight_decay
+    assert rate_of["encoder.encoder.layer.0.attention.self.query.weight"] == (lr_encoder, decay)
+    assert rate_of["encoder.encoder.layer.0.attention.self.query.bias"] == (lr_encoder, 0.0)
+    assert rate_of["encoder.embeddings.LayerNorm.weight"] == (lr_encoder, 0.0)
+    assert rate_of["heads.entities.weight"] == rate_of["context.weight_ih_l0"] == (lr_head, decay)
+    assert rate_of["heads.entities.bias"] == (lr_head, 0.0)
+    # The CRF transitions start at the counted prior: decay would pull them towards zero.
+    assert rate_of["crfs.quotes.transitions"] == rate_of["shape_embedding.weight"] == (lr_head, 0.0)

@@ -197,11 +197,22 @@ class NewstagModel(nn.Module):
 
     def configure_optimizer(self, training):
         """AdamW: the pretrained encoder at ``lr_encoder``, everything fresh (shape embedding,
-        BiLSTM, heads) at ``lr_head``: small budgets are dominated by the heads' rate."""
-        encoder = [p for n, p in self.named_parameters() if n.startswith("encoder.")]
-        fresh = [p for n, p in self.named_parameters() if not n.startswith("encoder.")]
-        return torch.optim.AdamW([{"params": encoder, "lr": training.lr_encoder},
-                                  {"params": fresh, "lr": training.lr_head}], weight_decay=training.weight_decay)
+        BiLSTM, heads) at ``lr_head``: small budgets are dominated by the heads' rate.
+
+        Weight decay only on the weight matrices of the encoder, the BiLSTM and the heads.
+        Not on biases and LayerNorm (decay there only fights the scale the layer needs), the
+        shape embedding (a lookup table of a dozen rows), nor the CRF transitions, which
+        start at the counted prior and would be pulled towards zero."""
+        def decays(name: str, p) -> bool:
+            return p.dim() >= 2 and not name.startswith(("shape_embedding.", "crfs."))
+
+        groups = []
+        for lr, in_group in ((training.lr_encoder, lambda n: n.startswith("encoder.")),
+                             (training.lr_head, lambda n: not n.startswith("encoder."))):
+            named = [(n, p) for n, p in self.named_parameters() if in_group(n)]
+            groups += [{"params": [p for n, p in named if decays(n, p)], "lr": lr, "weight_decay": training.weight_decay},
+                       {"params": [p for n, p in named if not decays(n, p)], "lr": lr, "weight_decay": 0.0}]
+        return torch.optim.AdamW([g for g in groups if g["params"]])
 
     def save_pretrained(self, directory, tokenizer, linker=None, training: Optional[dict] = None):
         """Write the model directory (modeldir.py): config, weights, tokenizer, linker, manifest."""
