@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from newstag.markup import compile_article
+from newstag.corpus.markup import compile_article
 
 ARTICLES = {
     "t1": """Port strike spreads to {LOC Valparaíso}

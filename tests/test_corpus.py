@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from newstag.datacheck import check_files, corpus_stats
+from newstag.corpus.check import check_files, corpus_stats
 from newstag.document import read_jsonl
-from newstag.markup import build_corpus, read_stories
+from newstag.corpus.build import build_corpus, read_stories
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "newswire"
 SPLITS = [str(DATA / f"{s}.jsonl") for s in ("train", "dev", "test")]
@@ -63,3 +63,14 @@ def test_no_story_is_in_two_splits(built):
             split_of.setdefault(story.get(d.id, d.id), set()).add(split)
     crossing = {s: sorted(where) for s, where in split_of.items() if len(where) > 1}
     assert crossing == {}, f"stories cut across splits: {crossing}"
+
+
+def test_a_transcript_answer_after_its_speaker_label_needs_no_quotation_marks():
+    from newstag.corpus.check import check_document
+    from newstag.corpus.markup import compile_article
+
+    transcript = compile_article("x", "<s1>MINISTER {PER ANA RUIZ}</s1><c1>:</c1> <q1 direct>We will not sell the port.</q1>")
+    unmarked = compile_article("y", "<s1>{PER Ana Ruiz}</s1> <c1>said</c1> <q1 direct>we will not sell the port.</q1>")
+    labels = {"PER", "ORG", "LOC", "MISC"}
+    assert check_document(transcript, labels) == []
+    assert any("does not start with a quotation mark" in p for p in check_document(unmarked, labels))

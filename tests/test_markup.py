@@ -1,7 +1,7 @@
 """The corpus markup compiles to exact offsets, and its mistakes are located."""
 import pytest
 
-from newstag.markup import MarkupError, compile_article
+from newstag.corpus.markup import MarkupError, compile_article
 
 
 def test_markup_compiles_to_spans_that_index_the_plain_text():

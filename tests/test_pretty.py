@@ -1,5 +1,5 @@
 """`predict --format pretty`: each speaker once, by the name a reader knows, quotes in order."""
-from newstag.markup import compile_article
+from newstag.corpus.markup import compile_article
 from newstag.pretty import who_said_what
 
 

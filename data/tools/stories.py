@@ -26,7 +26,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from newstag.markup import compile_file
+from newstag.corpus.markup import compile_file
 
 THRESHOLD = 0.25
 # Real people the articles mention as backdrop: a shared real name does not make a story.

@@ -202,7 +202,8 @@ def data_build(
     out: Path = typer.Option(Path("data/newswire"), help="where train/dev/test.jsonl go"),
 ):
     """Compile the markup sources of a corpus into train/dev/test JSONL."""
-    from .markup import MarkupError, build_corpus
+    from .corpus.build import build_corpus
+    from .corpus.markup import MarkupError
 
     try:
         splits = build_corpus(src, out)
@@ -219,7 +220,7 @@ def data_check(
     card: bool = typer.Option(False, help="also print the statistics as the data card's Markdown table"),
 ):
     """Validate annotated data: offsets, span text, crossings, labels, links, kinds, duplicates."""
-    from .datacheck import check_files, corpus_stats, stats_markdown
+    from .corpus.check import check_files, corpus_stats, stats_markdown
 
     problems, docs_by_file = check_files([str(f) for f in files], labels.split(","))
     for p in problems:

@@ -8,7 +8,7 @@ from ..document import Document
 
 def read_markup(path: str | Path) -> list[Document]:
     """One markup file, or every ``*.txt`` in a folder."""
-    from ..markup import compile_file
+    from ..corpus.markup import compile_file
 
     path = Path(path)
     files = sorted(path.glob("*.txt")) if path.is_dir() else [path]

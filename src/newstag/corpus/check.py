@@ -11,10 +11,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from .document import Document, FormatError, iter_jsonl
-from .lexicon import NOMINAL_CUES, PRONOUNS, RELATIVE_PERSON, RELATIVE_THING
-from .quotemarks import kind_problem
-from .text import Sentences
+from ..document import Document, FormatError, iter_jsonl
+from ..lexicon import NOMINAL_CUES, PRONOUNS, RELATIVE_PERSON, RELATIVE_THING
+from ..quotemarks import kind_problem
+from ..text import Sentences
 
 def _overlap_problems(spans, what: str) -> list[str]:
     out = []
@@ -39,13 +39,21 @@ def check_document(doc: Document, labels: set[str]) -> list[str]:
     mentions = {(e.start, e.end) for e in doc.entities}
     for i, q in enumerate(doc.quotes):
         rest = doc.text[q.end:].lstrip(" \t")
-        p = kind_problem(q.text, q.kind, ends_paragraph=not rest or rest.startswith("\n"))
+        p = None if is_transcript_answer(doc.text, q) else \
+            kind_problem(q.text, q.kind, ends_paragraph=not rest or rest.startswith("\n"))
         if p:
             problems.append(f"quotes[{i}] {q.text[:40]!r}: {p}")
         if q.speaker_entity is not None and "entities" in doc.layers and \
                 (q.speaker_entity.start, q.speaker_entity.end) not in mentions:
             problems.append(f"quotes[{i}].speaker_entity {q.speaker_entity.text!r} is not an entity mention")
     return problems
+
+
+def is_transcript_answer(text: str, q) -> bool:
+    """A transcript or Q&A line, "MINISTER: We will not.": the label is the speaker, the colon
+    the cue, and the answer is direct speech that carries no quotation marks."""
+    return q.kind == "direct" and q.cue is not None and text[q.cue.start:q.cue.end] == ":" \
+        and not text[q.cue.end:q.start].strip()
 
 
 def check_files(paths: list[str], labels) -> tuple[list[str], dict[str, list[Document]]]:
