@@ -15,10 +15,9 @@ from ..document import Document, write_jsonl
 from .markup import MarkupError, compile_file
 
 
-def split_sizes(n: int) -> tuple[int, int]:
-    """(test, dev) articles of a topic with n articles: a tenth each, at least one each from 3."""
-    share = max(1, round(n / 10)) if n >= 3 else 0
-    return share, share
+def held_out_share(n: int) -> int:
+    """Articles of a topic with n articles that a held-out split takes: a tenth, at least one from 3."""
+    return max(1, round(n / 10)) if n >= 3 else 0
 
 
 def read_stories(path: str | Path) -> dict[str, str]:
@@ -30,39 +29,62 @@ def read_stories(path: str | Path) -> dict[str, str]:
     return {row[0]: row[1] for row in rows}
 
 
-def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Document]]:
-    """Compile every ``*.txt`` under ``src_dir`` and write train/dev/test JSONL, split by story.
+def compile_folder(folder: Path) -> list[Document]:
+    """Every article of every ``*.txt`` in a folder, ids checked to be unique."""
+    docs, seen = [], set()
+    for f in sorted(folder.glob("*.txt")):
+        for d in compile_file(f):
+            if d.id in seen:
+                raise MarkupError(str(f), 0, f"article id {d.id!r} used twice")
+            seen.add(d.id)
+            docs.append(d)
+    return docs
 
-    The unit of splitting is the story cluster of ``stories.tsv`` beside ``src_dir`` (an
-    article missing from it is its own story), so no story is in two splits. A story
-    belongs to the topic of its first article (by id). Within each topic, stories are
-    ranked by a hash of the story id and taken in turn: into test while it stays within a
-    tenth of the topic's articles, else into dev likewise, else into train. Deterministic:
-    the split depends only on the ids, topics and stories.
-    """
-    docs = [d for f in sorted(Path(src_dir).glob("*.txt")) for d in compile_file(f)]
-    seen = {}
-    for d in docs:
-        if d.id in seen:
-            raise MarkupError(str(src_dir), 0, f"article id {d.id!r} used twice")
-        seen[d.id] = d
-    story_of = read_stories(Path(src_dir).parent / "stories.tsv")
+
+def split_by_story(docs: list[Document], story_of: dict[str, str], held_out: tuple[str, ...]) -> dict:
+    """Train and the ``held_out`` splits, by story cluster (an article missing from
+    ``story_of`` is its own story), so no story is in two splits. A story belongs to the
+    topic of its first article (by id). Within each topic, stories are ranked by a hash of
+    the story id and taken in turn into each held-out split while it stays within a tenth
+    of the topic's articles, else into train."""
     stories = defaultdict(list)
     for d in sorted(docs, key=lambda d: d.id):
         stories[story_of.get(d.id, d.id)].append(d)
     by_topic = defaultdict(list)
     for story, members in stories.items():
         by_topic[members[0].meta.get("topic", "")].append(story)
-    splits = {"train": [], "dev": [], "test": []}
+    splits = {"train": [], **{name: [] for name in held_out}}
     for topic in sorted(by_topic):
         ranked = sorted(by_topic[topic], key=lambda s: hashlib.sha1(s.encode()).hexdigest())
-        n_test, n_dev = split_sizes(sum(len(stories[s]) for s in ranked))
-        taken = {"test": 0, "dev": 0, "train": 0}
+        cap = held_out_share(sum(len(stories[s]) for s in ranked))
+        taken = dict.fromkeys(splits, 0)
         for story in ranked:
             size = len(stories[story])
-            name = next((k for k, cap in (("test", n_test), ("dev", n_dev)) if taken[k] + size <= cap), "train")
+            name = next((k for k in held_out if taken[k] + size <= cap), "train")
             taken[name] += size
             splits[name] += stories[story]
+    return splits
+
+
+def build_corpus(src_dir: str | Path, out_dir: str | Path) -> dict[str, list[Document]]:
+    """Compile the markup and write train/dev/test JSONL.
+
+    ``src_dir`` is split by story into train and dev. The test split is ``test-src``
+    beside it when that folder exists (written from its own brief and frozen), else a
+    third story split of ``src_dir`` (as corpus v1 was built).
+    """
+    src_dir = Path(src_dir)
+    test_dir = src_dir.parent / "test-src"
+    docs = compile_folder(src_dir)
+    story_of = read_stories(src_dir.parent / "stories.tsv")
+    if test_dir.is_dir():
+        test = compile_folder(test_dir)
+        clash = {d.id for d in docs} & {d.id for d in test}
+        if clash:
+            raise MarkupError(str(test_dir), 0, f"article ids also in {src_dir}: {sorted(clash)[:5]}")
+        splits = split_by_story(docs, story_of, ("dev",)) | {"test": test}
+    else:
+        splits = split_by_story(docs, story_of, ("test", "dev"))
     for name, items in splits.items():
         items.sort(key=lambda d: d.id)
         write_jsonl(items, Path(out_dir) / f"{name}.jsonl")
