@@ -8,17 +8,24 @@ evaluation scores with and that the learned linker's training labels are read fr
 """
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from .text import split_words
 
 
+POSSESSIVE = re.compile(r"['’]s$")
+AROUND_A_NAME = ".,;:!?\"'’“”()[]"
+
+
 def surname(text: str, span) -> Optional[str]:
-    """The last word of a name, lower-cased, without possessive or trailing punctuation."""
+    """The last word of a name, lower-cased, without a possessive or the punctuation around
+    it: "Ruiz", "Ruiz's" and "Ruiz," are one surname. None when there is no word."""
     if span is None:
         return None
     words = text[span.start:span.end].split()
-    return words[-1].lower().strip(".,'’s") if words else None
+    word = POSSESSIVE.sub("", words[-1].lower()).strip(AROUND_A_NAME) if words else ""
+    return word or None
 
 
 def overlaps(a, b) -> bool:

@@ -7,7 +7,7 @@ from the gold spans, or from the tagger's predicted spans labelled by the gold l
 from __future__ import annotations
 
 from ..lexicon import NAME_LABELS
-from ..matching import matched_quotes, names_gold_speaker
+from ..matching import matched_quotes, names_gold_speaker, surname
 from .features import Context
 from .spans import Mention, Predictions
 
@@ -35,19 +35,14 @@ def resolution_and_speaker_groups(linker, doc, speaker_groups: bool = True) -> t
             if gold.speaker_entity is None:
                 r_pos = [0]
             else:
-                target = _last_word(doc.text, gold.speaker_entity)
-                r_pos = [i + 1 for i, e in enumerate(r_cands) if _last_word(doc.text, e) == target]
+                target = surname(doc.text, gold.speaker_entity)
+                r_pos = [i + 1 for i, e in enumerate(r_cands) if surname(doc.text, e) == target]
             if r_pos:
                 r_groups.append((r_rows, r_pos))
         previous = chosen
         ent = gold.speaker_entity
         spoken.append(Mention(ent.start, ent.end) if ent else chosen)
     return s_groups, r_groups
-
-
-def _last_word(text, span) -> str:
-    words = text[span.start:span.end].split()
-    return words[-1].lower() if words else ""
 
 
 def speaker_groups_from_predictions(linker, doc, found: Predictions) -> list:

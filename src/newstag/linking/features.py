@@ -17,6 +17,7 @@ from typing import Optional
 
 from ..lexicon import (DETERMINERS, GROUP_PRONOUNS, ORG_NOUNS, PERSON_NOUNS, PERSONAL_PRONOUNS, RELATIVE_PERSON,
                        RELATIVE_THING, lower_words)
+from ..matching import surname
 from ..text import Sentences
 from .cues import nearest_cue
 from .spans import Mention, PredictedQuote
@@ -161,7 +162,7 @@ def resolve_row(ctx: Context, s: Mention, e: Optional[Mention], names: list[Ment
     before = e.end <= s.start
     lo, hi = (e.end, s.start) if before else (s.end, e.start)
     gap_text = ctx.text[e.end:s.start] if before else ""
-    name = _last_word(ctx.text, e)
+    name = surname(ctx.text, e)
     row |= {"before": float(before),
             "log_names_between": math.log1p(sum(1 for n in names if lo <= n.start and n.end <= hi)),
             "log_distance": math.log1p(abs(s.start - e.end)) / 8,
@@ -169,13 +170,9 @@ def resolve_row(ctx: Context, s: Mention, e: Optional[Mention], names: list[Ment
             "per": float(e.label == "PER"), "org": float(e.label == "ORG"),
             "comma_before": float(before and len(gap_text) <= 3 and "," in gap_text),
             "adjacent": float(before and gap_text.strip() == ""),
-            "log_salience": math.log1p(sum(1 for n in names if _last_word(ctx.text, n) == name)),
-            "spoke_before": float(any(p.start < e.end and e.start < p.end or _last_word(ctx.text, p) == name
+            "log_salience": math.log1p(sum(1 for n in names if surname(ctx.text, n) == name)),
+            "spoke_before": float(any(p.start < e.end and e.start < p.end or surname(ctx.text, p) == name
                                       for p in previous_entities)),
             "inside_a_quote": float(ctx.inside_quote(e)),
             "opens_sentence": float(ctx.sents.index(e.start) != ctx.sents.index(max(e.start - 1, 0)))}
     return vector(row, RESOLVE_FEATURES)
-
-
-def _last_word(text: str, span: Mention) -> str:
-    return text[span.start:span.end].split()[-1].lower()
