@@ -104,3 +104,39 @@ def test_training_can_refit_the_linker_on_the_taggers_own_spans(tmp_path, corpus
     assert any("fitted on predicted spans" in m for m in messages)
     assert bool(LearnedLinker.load(out).uses_scores)
     assert (out / "dev_report.json").is_file()
+
+
+def test_a_linker_saved_before_features_had_names_loads_and_links_the_same(tmp_path, gold_docs):
+    """Its rows were fixed-width with "reserved" columns that were always 0: the loader
+    drops those columns from the first layer, which changes no score."""
+    import torch
+    from safetensors.torch import save_file
+
+    from newstag.linking.learned import UNNAMED_LAYOUT
+
+    linker = LearnedLinker()
+    linker.fit(gold_docs, epochs=50)
+    state = {k: v.clone() for k, v in linker.state_dict().items()}
+    for scorer, key in (("speaker", "speaker"), ("resolver", "resolve")):
+        weight = state[f"{scorer}.net.0.weight"]
+        old = torch.randn(weight.size(0), len(UNNAMED_LAYOUT[key]))  # what sat in the reserved columns is never read
+        current = [n for n in UNNAMED_LAYOUT[key] if not n.startswith("reserved_")]
+        old[:, [UNNAMED_LAYOUT[key].index(n) for n in current]] = weight
+        state[f"{scorer}.net.0.weight"] = old
+    save_file(state, str(tmp_path / "linker.safetensors"))  # no feature names: the old format
+    loaded = LearnedLinker.load(tmp_path)
+    assert spans_of([relink(d, loaded) for d in gold_docs]) == spans_of([relink(d, linker) for d in gold_docs])
+
+
+def test_fitting_leaves_the_global_random_state_as_it_was(gold_docs):
+    """The tagger's training draws dropout masks from the global state after the linker is
+    fitted: fitting must not move it."""
+    import torch
+
+    # LearnedLinker() itself draws initial weights; fitting adds nothing to that.
+    torch.manual_seed(7)
+    LearnedLinker()
+    after_init = torch.rand(3)
+    torch.manual_seed(7)
+    LearnedLinker().fit(gold_docs, epochs=2)
+    assert torch.equal(torch.rand(3), after_init)

@@ -28,18 +28,15 @@ SENTENCE_STEPS = (-3, -2, -1, 0, 1, 2)
 PARAGRAPH_STEPS = (-2, -1, 0, 1)
 QUOTE_FEATURES = ("quote_direct", "quote_indirect", "quote_mixed", "quote_has_cue", "quote_opens_paragraph",
                   "has_previous_speaker")
-# "reserved_*": columns that were always 0 in the fixed-width rows before features had
-# names; kept so that scorers fitted then load and score unchanged.
 SPEAKER_FEATURES = ("none", "before", "after", *(f"sentences_{d}" for d in SENTENCE_STEPS),
                     *(f"paragraphs_{d}" for d in PARAGRAPH_STEPS), "log_gap", "log_quotes_between",
                     "is_speaker_span", "is_name_mention", "per", "org", "has_name", "cue_next_to",
                     "spoke_previous_quote", "inside_a_quote", *WORD_CLASS, "cue_of_quote", "before_cue",
-                    "after_cue", "tagger_score", "reserved_1", "reserved_2", "reserved_3", *QUOTE_FEATURES)
+                    "after_cue", "tagger_score", *QUOTE_FEATURES)
 RESOLVE_STEPS = (-1, 0, 1, 2, 3)
 RESOLVE_FEATURES = ("none", "before", "log_names_between", "log_distance", *(f"sentences_{d}" for d in RESOLVE_STEPS),
                     "per", "org", "comma_before", "adjacent", "log_salience", "spoke_before", "inside_a_quote",
-                    "opens_sentence", "reserved_1", "reserved_2", "reserved_3", "reserved_4",
-                    *(f"speaker_{name}" for name in WORD_CLASS))
+                    "opens_sentence", *(f"speaker_{name}" for name in WORD_CLASS))
 
 
 def vector(row: dict, names) -> list[float]:

@@ -125,13 +125,20 @@ class LearnedLinker(nn.Module):
         speaker scorer then learns on those spans, labelled from the gold links. Use
         documents the tagger was not trained on. Without it, both learn on gold spans.
         """
-        from .examples import resolution_and_speaker_groups, speaker_groups_from_predictions
-
         if predicted is not None and len(predicted) != len(docs):
             raise ValueError(f"{len(predicted)} predictions for {len(docs)} documents")
-        # Fresh weights drawn after seeding: the fitted linker depends on data and seed
-        # alone, not on whatever the random state was when the object was made.
-        torch.manual_seed(seed)
+        # Fitted under its own seed, with the global random state restored afterwards: the
+        # linker depends on data and seed alone, and fitting it leaves the tagger's training
+        # (dropout, sampling) exactly as it would be without it.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            speaker_groups, resolve_groups = self._fit(docs, predicted, epochs, lr, log)
+        return {"speaker_examples": len(speaker_groups), "resolve_examples": len(resolve_groups),
+                "speaker_spans": "predicted" if predicted is not None else "gold"}
+
+    def _fit(self, docs, predicted, epochs, lr, log):
+        from .examples import resolution_and_speaker_groups, speaker_groups_from_predictions
+
         self.speaker = Scorer(len(SPEAKER_FEATURES))
         self.resolver = Scorer(len(RESOLVE_FEATURES))
         self.uses_entities.fill_(float(any("entities" in d.layers and d.entities for d in docs)))
@@ -150,8 +157,7 @@ class LearnedLinker(nn.Module):
                 loss = train_scorer(scorer, groups, epochs, lr)
                 if log:
                     log(f"linker: final loss {loss:.4f} on {len(groups)} examples")
-        return {"speaker_examples": len(speaker_groups), "resolve_examples": len(resolve_groups),
-                "speaker_spans": "predicted" if predicted is not None else "gold"}
+        return speaker_groups, resolve_groups
 
     def save(self, directory) -> None:
         """Write ``linker.safetensors`` (weights and feature names) into a model directory."""
@@ -175,18 +181,43 @@ class LearnedLinker(nn.Module):
         if not path.is_file():
             raise ModelDirError(f"{path}: missing; fit one with `newstag fit-linker` or use --linker rule")
         with safe_open(str(path), "pt") as fh:
-            features = json.loads((fh.metadata() or {}).get("features", "null"))
-        # Linkers saved before features had names had exactly today's layout.
-        if features is not None and (tuple(features["speaker"]), tuple(features["resolve"])) != \
-                (SPEAKER_FEATURES, RESOLVE_FEATURES):
-            raise ModelDirError(f"{path}: fitted on other features than this newstag computes; "
-                                "refit it with `newstag fit-linker`")
-        linker = cls()
+            features = json.loads((fh.metadata() or {}).get("features", "null")) or UNNAMED_LAYOUT
         state = load_file(str(path))
+        for scorer, names in (("speaker", SPEAKER_FEATURES), ("resolver", RESOLVE_FEATURES)):
+            saved = features["speaker" if scorer == "speaker" else "resolve"]
+            columns = _columns_for(saved, names)
+            if columns is None:
+                raise ModelDirError(f"{path}: fitted on other features than this newstag computes; "
+                                    "refit it with `newstag fit-linker`")
+            state[f"{scorer}.net.0.weight"] = state[f"{scorer}.net.0.weight"][:, columns]
         state.setdefault("uses_entities", torch.tensor(1.0))  # linkers saved before the flags existed
         state.setdefault("uses_scores", torch.tensor(0.0))
+        linker = cls()
         linker.load_state_dict(state)
         return linker.eval()
+
+
+def _reserved(n: int) -> list[str]:
+    return [f"reserved_{i}" for i in range(1, n + 1)]
+
+
+# Linkers saved before features had names: fixed-width rows whose "reserved" columns were
+# always 0. Dropping those columns from the first layer gives the same scores.
+UNNAMED_LAYOUT = {
+    "speaker": [*SPEAKER_FEATURES[:SPEAKER_FEATURES.index("tagger_score") + 1], *_reserved(3),
+                *SPEAKER_FEATURES[SPEAKER_FEATURES.index("tagger_score") + 1:]],
+    "resolve": [*RESOLVE_FEATURES[:RESOLVE_FEATURES.index("opens_sentence") + 1], *_reserved(4),
+                *RESOLVE_FEATURES[RESOLVE_FEATURES.index("opens_sentence") + 1:]],
+}
+
+
+def _columns_for(saved: list[str], names: tuple[str, ...]):
+    """The saved columns, in today's order, when today's features are the saved ones less
+    columns that were always 0; None when a scorer was fitted on other features."""
+    dropped = set(saved) - set(names)
+    if not set(names) <= set(saved) or any(not n.startswith("reserved_") for n in dropped):
+        return None
+    return [saved.index(n) for n in names]
 
 
 def train_scorer(scorer: Scorer, groups, epochs: int, lr: float, batch_size: int = 128) -> float:
