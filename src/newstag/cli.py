@@ -8,6 +8,8 @@ from typing import List, Optional
 
 import typer
 
+from .labels import ENTITY_LABELS
+
 app = typer.Typer(help="newstag: who is named and who said what, in news text.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Build and check annotated corpora.", no_args_is_help=True)
@@ -215,7 +217,7 @@ def data_build(
 @data_app.command("check")
 def data_check(
     files: List[Path] = typer.Argument(..., help="JSONL files (the splits of one corpus, to catch duplicates across them)"),
-    labels: str = typer.Option("PER,ORG,LOC,MISC", help="known entity labels"),
+    labels: str = typer.Option(",".join(ENTITY_LABELS), help="known entity labels"),
     stats: bool = typer.Option(False, help="also print corpus statistics (JSON)"),
     card: bool = typer.Option(False, help="also print the statistics as the data card's Markdown table"),
 ):

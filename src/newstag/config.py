@@ -11,6 +11,8 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .labels import ENTITY_LABELS
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +40,7 @@ class EncoderConfig(Strict):
 
 class ModelConfig(Strict):
     encoder: EncoderConfig
-    entity_labels: list[str] = Field(default_factory=lambda: ["PER", "ORG", "LOC", "MISC"])
+    entity_labels: list[str] = Field(default_factory=lambda: list(ENTITY_LABELS))
     shape_dim: int = Field(32, ge=0, description="word-shape (casing) embedding size; 0 disables it")
     dropout: float = 0.1
     max_length: int = Field(256, ge=16, description="subword tokens per window, special tokens included")

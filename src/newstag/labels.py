@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .document import LAYERS, Document
 
+ENTITY_LABELS = ("PER", "ORG", "LOC", "MISC")  # the default entity label set (CoNLL-2003's)
 QUOTE_ROLES = ("DIRECT", "INDIRECT", "MIXED", "CUE", "SPEAKER")
 KIND_OF_ROLE = {"DIRECT": "direct", "INDIRECT": "indirect", "MIXED": "mixed"}
 ROLE_OF_KIND = {v: k for k, v in KIND_OF_ROLE.items()}

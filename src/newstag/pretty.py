@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .document import Document
+from .lexicon import NAME_LABELS
 
 
 def speaker_name(doc: Document, quote) -> str:
@@ -14,7 +15,7 @@ def speaker_name(doc: Document, quote) -> str:
     if quote.speaker is None:
         return "(no speaker found)"
     s = quote.speaker
-    names = [e for e in doc.entities if e.label in ("PER", "ORG") and s.start <= e.start and e.end <= s.end]
+    names = [e for e in doc.entities if e.label in NAME_LABELS and s.start <= e.start and e.end <= s.end]
     people = [e for e in names if e.label == "PER"]
     return (people or names)[0].text if names else s.text
 

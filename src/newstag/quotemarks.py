@@ -13,15 +13,12 @@ OPEN_QUOTES = "“‘«„"
 CLOSE_QUOTES = "”’»"
 STRAIGHT_QUOTES = "\"'`"
 QUOTE_MARKS = OPEN_QUOTES + CLOSE_QUOTES + STRAIGHT_QUOTES
-DOUBLE_QUOTES = "“”\"«»„"  # marks that never double as an apostrophe
 SENTENCE_PUNCTUATION = ".,;:!?"
 
 # A pair of quotation marks inside a content. Double marks pair whatever their shape,
 # since news text mixes them ("more hours”); a straight single quote only opens after a
 # non-word character and only closes before one, so apostrophes ("Clinton's") do not pair.
 QUOTED_STRETCH = re.compile(r"[“\"][^“”\"]+[”\"]|‘[^’]+’|«[^»]+»|(?<!\w)'[^']+'(?!\w)")
-# A stretch in double marks (or « », „ “), as the data checker reads speech inside reported speech.
-DOUBLE_QUOTED = re.compile(r"[“\"«„]([^“”\"«»„]+)[”\"»]")
 
 
 def infer_quote_kind(content: str) -> str:
@@ -50,26 +47,26 @@ def infer_quote_kind(content: str) -> str:
 
 
 def kind_problem(text: str, kind: str, ends_paragraph: bool = False) -> str | None:
-    """Does an annotated kind disagree with the quotation marks? None when it agrees.
-
-    A paragraph of a multi-paragraph quote opens a quotation mark and, by newswire
-    convention, does not close it. A straight single quote is not taken as an opening
-    or closing mark here: in annotated text it is far more often an apostrophe.
+    """Why an annotated kind disagrees with the kind its marks say (``infer_quote_kind``),
+    or None when it agrees. Two things marks cannot tell are allowed: a paragraph of a
+    multi-paragraph quote opens a quotation mark and, by newswire convention, does not
+    close it; and a quoted title or name inside reported speech ("the “Blue Line” plan")
+    is not a quotation.
     """
     s = text.strip()
+    inferred = infer_quote_kind(s)
+    if kind == inferred:
+        return None
     if kind == "direct":
-        if s[:1] not in OPEN_QUOTES + "\"":
+        if s[:1] not in OPEN_QUOTES + STRAIGHT_QUOTES:
             return "direct quote does not start with a quotation mark"
-        if s.rstrip(".,;:")[-1:] not in CLOSE_QUOTES + "\"" and not ends_paragraph:
-            return "direct quote does not end with a quotation mark (nor at a paragraph end)"
-    elif kind == "indirect":
-        # Quoted names (a campaign's title, a nickname) are not speech; quoted speech is.
-        if any(not _is_title(q) for q in DOUBLE_QUOTED.findall(s)):
-            return "indirect quote contains quoted words (mixed?)"
-    elif kind == "mixed":
-        if not any(ch in DOUBLE_QUOTES for ch in s) and "‘" not in s:
-            return "mixed quote contains no quotation marks"
-    return None
+        return None if ends_paragraph else "direct quote does not end with a quotation mark (nor at a paragraph end)"
+    if kind == "indirect":
+        quoted = [m.group()[1:-1] for m in QUOTED_STRETCH.finditer(s)]
+        return None if all(_is_title(q) for q in quoted) else "indirect quote contains quoted words (mixed?)"
+    if inferred == "indirect":
+        return "mixed quote contains no quotation marks"
+    return None  # a mixed quote that happens to open and close with marks
 
 
 def _is_title(words: str) -> bool:

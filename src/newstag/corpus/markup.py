@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..document import Document, Entity, Quote, Span
+from ..labels import ENTITY_LABELS
 
 HEADER = re.compile(r"^### +(\S+)(.*)$")
 TOKEN = re.compile(r"\{([A-Z]+) |\}|<(/?)([qcs])(\d+)((?: +[a-z]+(?:=\"[^\"]*\")?)*) *>")
-ENTITY_LABELS = ("PER", "ORG", "LOC", "MISC")
 
 
 class MarkupError(ValueError):
