@@ -23,7 +23,7 @@ def test_train_then_predict_then_evaluate(tmp_path, corpus_files):
     result = runner.invoke(app, ["predict", "--model", str(model), str(article)])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout.splitlines()[0])
-    assert doc["id"] == "article" and doc["text"] == article.read_text()
+    assert doc["id"] == "article.txt" and doc["text"] == article.read_text()
 
     result = runner.invoke(app, ["predict", "--model", str(model), "--format", "pretty", "-"], input="Ana Ruiz spoke.")
     assert result.exit_code == 0 and "== stdin ==" in result.stdout
@@ -37,15 +37,15 @@ def test_train_then_predict_then_evaluate(tmp_path, corpus_files):
     assert {"entities", "quotes"} <= scores.keys() and (report / "report.md").is_file()
 
 
-def test_predict_skips_a_broken_record_and_writes_the_rest(tmp_path, tiny_model, gold_docs):
+def test_predict_rejects_a_broken_record_writes_the_rest_and_exits_3(tmp_path, tiny_model, gold_docs):
     data = tmp_path / "in.jsonl"
     write_jsonl(gold_docs[:2], data)
     lines = data.read_text().splitlines()
     data.write_text("\n".join([lines[0], '{"id": 5}', lines[1]]) + "\n")
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["predict", "--model", str(tiny_model), str(data), "--output", str(out)])
-    assert result.exit_code == 0
-    assert "in.jsonl:2" in result.stderr
+    assert result.exit_code == 3
+    assert "in.jsonl:2" in result.stderr and "1 records rejected" in result.stderr
     assert [json.loads(l)["id"] for l in out.read_text().splitlines()] == [gold_docs[0].id, gold_docs[1].id]
 
 

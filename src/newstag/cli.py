@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from .labels import ENTITY_LABELS
+from .reading import MAX_CHARS
 
 app = typer.Typer(help="newstag: who is named and who said what, in news text.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -28,8 +29,13 @@ def train(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="model directory (default models/NAME)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the config)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    resume: bool = typer.Option(False, "--resume", help="continue the unfinished run in --output from its last "
+                                                        "checkpoint (same config; device and threads may differ)"),
 ):
-    """Train on the config's train corpora, scoring its dev corpora each epoch; keep the best."""
+    """Train on the config's train corpora, scoring its dev corpora each epoch; keep the best.
+
+    A checkpoint is written after every epoch; a run that was killed continues with --resume."""
+    from .checkpoint import ResumeError
     from .config import load_config
     from .training import train as run_training
 
@@ -39,7 +45,10 @@ def train(
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     out = output or Path("models") / cfg.name
-    summary = run_training(cfg, out, progress=progress, log=lambda m: typer.echo(m, err=True))
+    try:
+        summary = run_training(cfg, out, progress=progress, log=lambda m: typer.echo(m, err=True), resume=resume)
+    except ResumeError as exc:
+        fail(str(exc))
     typer.echo(json.dumps({"model": str(out), **summary}, indent=2))
 
 
@@ -110,58 +119,39 @@ def _print_report(result: dict):
         console.print(f"attribution accuracy {q['attribution_accuracy']:.2f}; kind accuracy {q['kind_accuracy']:.2f}")
 
 
-def _read_inputs(inputs: List[str], input_format: str):
-    """Documents from .txt files, JSONL files, or stdin; bad JSONL records are reported and skipped."""
-    from .document import Document, iter_jsonl, parse_line, FormatError
-
-    if not inputs:
-        inputs = ["-"]
-    for item in inputs:
-        if item == "-":
-            raw = sys.stdin.read()
-            if input_format == "jsonl":
-                for n, line in enumerate(raw.splitlines(), 1):
-                    if line.strip():
-                        try:
-                            yield parse_line(line, "<stdin>", n)
-                        except FormatError as exc:
-                            typer.echo(f"skipped: {exc}", err=True)
-            else:
-                yield Document(id="stdin", text=raw)
-            continue
-        path = Path(item)
-        if not path.is_file():
-            fail(f"{item}: no such file")
-        if input_format == "jsonl" or (input_format == "auto" and path.suffix == ".jsonl"):
-            yield from iter_jsonl(path, errors="skip", report=lambda e: typer.echo(f"skipped: {e}", err=True))
-        else:
-            yield Document(id=path.stem, text=path.read_text(encoding="utf-8"))
-
-
-@app.command()
+@app.command(epilog="Exit status: 0 every record tagged; 2 a usage or set-up error (nothing tagged); "
+                    "3 some records rejected (each reported, the rest written).")
 def predict(
-    inputs: List[str] = typer.Argument(None, help="text files, JSONL files, or - for stdin"),
+    inputs: List[str] = typer.Argument(None, help="text files (one article each), JSONL files (.jsonl, .ndjson, "
+                                                  ".json, also .gz), or - for stdin"),
     model: Path = typer.Option(..., "--model", "-m"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="JSONL file (default stdout)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default stdout); written as "
+                                          "OUTPUT.partial and renamed when the run completes"),
     format: str = typer.Option("jsonl", "--format", "-f", help="jsonl or pretty"),
-    input_format: str = typer.Option("auto", help="auto (by extension), text or jsonl"),
-    batch_size: int = typer.Option(8),
+    input_format: str = typer.Option("auto", help="auto (JSONL by extension; stdin by its first line), text or jsonl"),
+    batch_size: int = typer.Option(8, min=1, help="articles per batch"),
     device: str = typer.Option("auto"),
     linker: Optional[str] = typer.Option(None, help="rule or learned (default: the model's own)"),
+    resume: bool = typer.Option(False, help="continue an interrupted run from OUTPUT.partial"),
+    errors: Optional[Path] = typer.Option(None, help="write every rejected record with its reason here (JSONL)"),
+    max_chars: int = typer.Option(MAX_CHARS, min=1, help="reject a record longer than this"),
 ):
     """Tag articles; write the interchange JSONL, or who said what for a person to read."""
-    from .pretty import who_said_what
+    from .modeldir import ModelDirError
+    from .predicting import PredictRun
+    from .reading import InputError
+    from .writing import OutputError
 
     if format not in ("jsonl", "pretty"):
         fail(f"--format {format!r}: use jsonl or pretty")
-    tagger = _load_tagger(model, device, linker)
-    out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    if resume and output is None:
+        fail("--resume needs --output: only a file output can be continued")
     try:
-        for doc in tagger.pipe(_read_inputs(inputs or [], input_format), batch_size=batch_size):
-            out.write(doc.to_json() + "\n" if format == "jsonl" else who_said_what(doc) + "\n")
-    finally:
-        if output:
-            out.close()
+        run = PredictRun(inputs or [], output, input_format, errors, resume, max_chars)
+        run.tagger = _load_tagger(model, device, linker)
+    except (InputError, OutputError, ModelDirError) as exc:
+        fail(str(exc))
+    raise typer.Exit(run.tag_all(format, batch_size, report=lambda m: typer.echo(m, err=True)))
 
 
 @app.command("fit-linker")

@@ -83,7 +83,7 @@ class FormatError(ValueError):
     """A record that does not follow the format, located by file, line and field."""
 
     def __init__(self, path: str, line: int, field: str, message: str):
-        self.path, self.line, self.field = path, line, field
+        self.path, self.line, self.field, self.message = path, line, field, message
         super().__init__(f"{path}:{line}: {field}: {message}")
 
 
@@ -99,13 +99,19 @@ def _errors_of(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def parse_line(line: str, path: str = "<string>", lineno: int = 1) -> Document:
+def parse_line(line: str, path: str = "<string>", lineno: int = 1, unknown_keys: str = "error") -> Document:
+    """One JSONL record as a Document. ``unknown_keys="meta"`` keeps top-level keys the
+    format does not know (``url``, ``published``) under ``meta`` instead of rejecting them."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise FormatError(path, lineno, "json", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(record, dict):
         raise FormatError(path, lineno, "document", "a line must hold one JSON object")
+    if unknown_keys == "meta":
+        extra = {k: record.pop(k) for k in list(record) if k not in Document.model_fields}
+        if extra and isinstance(record.get("meta", {}), dict):  # a meta that is no object fails validation below
+            record["meta"] = {**extra, **record.get("meta", {})}
     try:
         return Document.model_validate(record)
     except ValidationError as exc:
@@ -124,17 +130,25 @@ def iter_jsonl(path: str | Path, errors: str = "raise", report=None) -> Iterator
     import gzip
 
     path = str(path)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:  # decoded line by line: one bad byte costs one record
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
             try:
-                yield parse_line(line, path, lineno)
+                yield parse_line(_utf8(raw, path, lineno), path, lineno)
             except FormatError as exc:
                 if errors == "raise":
                     raise
                 (report or (lambda e: print(f"skipped: {e}", file=sys.stderr)))(exc)
+
+
+def _utf8(raw: bytes, path: str, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, lineno, "bytes", f"not UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start} of the line") \
+            from None
 
 
 def read_jsonl(path: str | Path, errors: str = "raise") -> list[Document]:

@@ -132,6 +132,10 @@ class Tagger:
 
     def pipe(self, items: Iterable[Union[str, Document]], batch_size: int = 8, ids=None) -> Iterator[Document]:
         """Documents in input order; articles are read ``batch_size`` at a time."""
+        if isinstance(items, (str, Document)):
+            raise TypeError("pipe() takes an iterable of texts or Documents; for one text call the tagger: tagger(text)")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         items, ids = iter(items), iter(ids) if ids is not None else None
         n = 0
         while True:
@@ -140,8 +144,21 @@ class Tagger:
                 return
             docs = []
             for item in chunk:
-                doc_id = next(ids) if ids is not None else f"doc-{n}"
-                docs.append(item if isinstance(item, Document) else Document(id=doc_id, text=item))
+                docs.append(as_document(item, next(ids) if ids is not None else f"doc-{n}", n))
                 n += 1
             for doc, found in zip(docs, self.spans(docs)):
                 yield self.postprocess(doc, found)
+
+
+def as_document(item, doc_id: str, index: int) -> Document:
+    """An input item as a Document; a TypeError or ValueError names the item that is not one."""
+    if isinstance(item, Document):
+        text = item.text
+    elif isinstance(item, str):
+        text, item = item, None
+    else:
+        raise TypeError(f"item {index}: expected a text or a Document, got {type(item).__name__}")
+    for offset, ch in enumerate(text):
+        if "\ud800" <= ch <= "\udfff":  # valid in a Python string, not text a tokenizer can read
+            raise ValueError(f"item {index}: a lone surrogate U+{ord(ch):04X} at offset {offset}")
+    return item if item is not None else Document(id=doc_id, text=text)

@@ -1,0 +1,90 @@
+"""One ``newstag predict`` run: inputs checked (reading.py), records tagged batch by batch,
+output written progressively (writing.py), and an exit status that tells the truth.
+
+A record the tagger cannot take is retried alone and, if it still fails, rejected with
+the reason; the rest of its batch is written. Ctrl-C and SIGTERM stop after the batch in
+hand: what was written stays, and ``--resume`` continues from there.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Optional
+
+from .reading import Record, batches, check_inputs, read_records, rejection_line
+from .writing import ProgressiveOutput, check_output
+
+EXIT_OK, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 2, 3, 130
+FEED_WAIT = 0.5  # seconds without a new record before a partial batch is tagged (stdin feeds)
+
+
+class PredictRun:
+    def __init__(self, inputs: list[str], output: Optional[Path], input_format: str, errors: Optional[Path],
+                 resume: bool, max_chars: int):
+        self.sources = check_inputs(inputs, input_format)
+        check_output(output, inputs, errors)
+        self.output = ProgressiveOutput(output, resume) if output else None
+        self.errors = open(errors, "a" if resume else "w", encoding="utf-8") if errors else None
+        self.max_chars = max_chars
+        self.tagger = None
+        self.tagged = self.rejected = 0
+
+    def tag_all(self, format: str, batch_size: int, report) -> int:
+        """Tag every record; the exit status (0, 3, or 130 when interrupted)."""
+        from .pretty import who_said_what
+
+        render = (lambda d: d.to_json() + "\n") if format == "jsonl" else (lambda d: who_said_what(d) + "\n")
+        start = self.output.done if self.output else 0
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            for batch in batches(read_records(self.sources, self.max_chars, start=start), batch_size, FEED_WAIT):
+                lines = [render(d) for d in self._tag(batch)]
+                self._report_rejected(batch, report)
+                if self.output:
+                    self.output.write_batch(lines, len(batch))
+                else:
+                    sys.stdout.write("".join(lines))
+                    sys.stdout.flush()
+        except KeyboardInterrupt:
+            where = f"; the output so far is in {self.output.partial}: continue with --resume" if self.output else ""
+            report(f"interrupted after {self.tagged} documents{where}")
+            return EXIT_INTERRUPTED
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if self.errors:
+                self.errors.close()
+        if self.output:
+            self.output.finish()
+        report(f"{self.tagged} documents tagged, {self.rejected} records rejected")
+        return EXIT_REJECTED if self.rejected else EXIT_OK
+
+    def _tag(self, batch: list[Record]) -> list:
+        """Documents of the batch's good records; one that fails the tagger is retried alone
+        and, failing again, rejected with the reason (nothing else in the batch is lost)."""
+        good = [r for r in batch if r.doc is not None]
+        try:
+            docs = list(self.tagger.pipe([r.doc for r in good], batch_size=max(len(good), 1)))
+        except (ValueError, RuntimeError, IndexError, TypeError):
+            docs = []
+            for record in good:
+                try:
+                    docs += list(self.tagger.pipe([record.doc], batch_size=1))
+                except (ValueError, RuntimeError, IndexError, TypeError) as exc:
+                    record.doc, record.error = None, f"tagging failed: {type(exc).__name__}: {exc}"
+        self.tagged += len(docs)
+        return docs
+
+    def _report_rejected(self, batch: list[Record], report) -> None:
+        for record in batch:
+            if record.error is not None:
+                self.rejected += 1
+                report(f"rejected: {record.source}:{record.line}: {record.error}")
+                if self.errors:
+                    self.errors.write(rejection_line(record) + "\n")
+        if self.errors:
+            self.errors.flush()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -1,0 +1,211 @@
+"""`newstag predict` never loses a valid record, reports every one it rejects with file,
+line and reason, never destroys its input, and tells the shell the truth:
+0 everything tagged, 2 a usage or set-up error, 3 some records rejected."""
+import gzip
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from newstag.cli import app
+from newstag.document import write_jsonl
+
+runner = CliRunner()
+
+
+def predict(model, *args, input=None):
+    return runner.invoke(app, ["predict", "--model", str(model), *map(str, args)], input=input)
+
+
+def ids(path):
+    return [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture()
+def records(tmp_path, gold_docs):
+    path = tmp_path / "in.jsonl"
+    write_jsonl(gold_docs, path)
+    return path
+
+
+def test_an_output_that_is_also_an_input_is_refused_and_the_input_kept(tiny_model, records):
+    before = records.read_bytes()
+    result = predict(tiny_model, records, "-o", records)
+    assert result.exit_code == 2 and "also an input" in result.stderr
+    assert records.read_bytes() == before
+
+
+def test_the_output_appears_only_when_the_run_completes(tiny_model, records, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = predict(tiny_model, records, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and not (tmp_path / "out.jsonl.partial").exists()
+
+
+@pytest.mark.parametrize("size", ["0", "-3"])
+def test_a_batch_size_below_one_is_a_usage_error(tiny_model, records, size):
+    assert predict(tiny_model, records, "--batch-size", size).exit_code == 2
+
+
+def test_one_undecodable_byte_rejects_one_record_and_keeps_the_others(tiny_model, tmp_path, gold_docs):
+    good = [json.dumps({"id": f"a{i}", "text": f"Article {i} about Lima."}) for i in range(9)]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(line.encode() for line in good[:5]) + b'\n{"id": "bad", "text": "caf\xe9"}\n'
+                     + b"\n".join(line.encode() for line in good[5:]) + b"\n")
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    result = predict(tiny_model, path, "-o", out, "--errors", errors)
+    assert result.exit_code == 3
+    assert ids(out) == [f"a{i}" for i in range(9)]
+    rejected, = [json.loads(line) for line in errors.read_text().splitlines()]
+    assert rejected["line"] == 6 and "not UTF-8" in rejected["error"] and rejected["source"] == str(path)
+
+
+def test_a_lone_surrogate_rejects_its_record_only(tiny_model, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"id": "a", "text": "Fine."}\n{"id": "b", "text": "x \\ud83d y"}\n{"id": "c", "text": "Also fine."}\n')
+    out = tmp_path / "out.jsonl"
+    result = predict(tiny_model, path, "-o", out)
+    assert result.exit_code == 3 and "lone surrogate" in result.stderr
+    assert ids(out) == ["a", "c"]
+
+
+def test_the_python_api_names_the_item_it_cannot_take(tiny_model):
+    from newstag.tagger import Tagger
+
+    tagger = Tagger.load(tiny_model, device="cpu")
+    with pytest.raises(ValueError, match="item 0: a lone surrogate"):
+        tagger("x \ud83d")
+    with pytest.raises(TypeError, match="item 1: expected a text or a Document, got NoneType"):
+        list(tagger.pipe(["fine", None]))
+    with pytest.raises(TypeError, match="an iterable of texts"):
+        list(tagger.pipe("a string"))
+
+
+@pytest.mark.parametrize("name", ["in.ndjson", "in.JSONL", "in.json", "in.jsonl.gz"])
+def test_jsonl_is_recognised_by_every_usual_name(tiny_model, tmp_path, gold_docs, name):
+    path = tmp_path / name
+    lines = "".join(d.to_json() + "\n" for d in gold_docs).encode()
+    path.write_bytes(gzip.compress(lines) if name.endswith(".gz") else lines)
+    result = predict(tiny_model, path)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [d.id for d in gold_docs]
+
+
+def test_stdin_under_the_default_format_is_read_as_jsonl_when_it_is(tiny_model, gold_docs):
+    result = predict(tiny_model, "-", input="".join(d.to_json() + "\n" for d in gold_docs))
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [d.id for d in gold_docs]
+
+
+def test_an_unknown_input_format_is_a_usage_error(tiny_model, records):
+    result = predict(tiny_model, records, "--input-format", "jsnol")
+    assert result.exit_code == 2 and "jsnol" in result.stderr
+
+
+def test_every_input_is_checked_before_any_work(tiny_model, records, tmp_path):
+    out = tmp_path / "out.jsonl"
+    result = predict(tiny_model, records, tmp_path / "missing.txt", records, "-o", out)
+    assert result.exit_code == 2 and "missing.txt: no such file" in result.stderr
+    assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()
+    result = predict(tiny_model, tmp_path)
+    assert result.exit_code == 2 and "is a folder" in result.stderr
+
+
+def test_latin1_and_binary_files_are_rejected_records_not_tracebacks(tiny_model, tmp_path):
+    latin, binary, fine = tmp_path / "latin.txt", tmp_path / "blob.txt", tmp_path / "fine.txt"
+    latin.write_bytes("Señor Núñez said so.".encode("latin-1"))
+    binary.write_bytes(bytes(range(256)))
+    fine.write_text("Ana Ruiz said so.")
+    result = predict(tiny_model, latin, binary, fine)
+    assert result.exit_code == 3 and result.stderr.count("not UTF-8") == 2
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["fine.txt"]
+
+
+def test_files_of_the_same_name_in_different_folders_keep_different_ids(tiny_model, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.txt").write_text(f"From {folder}.")
+    result = predict(tiny_model, tmp_path / "a" / "x.txt", tmp_path / "b" / "x.txt")
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a/x.txt", "b/x.txt"]
+
+
+def test_unknown_keys_of_a_record_are_kept_under_meta(tiny_model, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"id": "a", "text": "Fine.", "url": "https://example.org/a", "meta": {"desk": "x"}}\n')
+    doc, = [json.loads(line) for line in predict(tiny_model, path).stdout.splitlines()]
+    assert doc["meta"] == {"url": "https://example.org/a", "desk": "x"}
+
+
+def test_set_up_errors_are_one_line_and_exit_2(tiny_model, records, tmp_path):
+    result = predict(tmp_path / "no-model", records)
+    assert result.exit_code == 2 and "no such model directory" in result.stderr and "Traceback" not in result.output
+    result = predict(tiny_model, records, "-o", tmp_path / "missing" / "out.jsonl")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_an_interrupted_run_resumes_to_the_same_output(tiny_model, tmp_path, monkeypatch):
+    from newstag.predicting import PredictRun
+
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps({"id": f"a{i}", "text": f"Article {i} in Lima."}) + "\n" for i in range(7)))
+    whole = tmp_path / "whole.jsonl"
+    assert predict(tiny_model, path, "-o", whole, "--batch-size", "2").exit_code == 0
+    out = tmp_path / "out.jsonl"
+    tag, calls = PredictRun._tag, []
+
+    def stop_at_the_third_batch(self, batch):
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what Ctrl-C or SIGTERM raises in the loop
+        return tag(self, batch)
+
+    monkeypatch.setattr(PredictRun, "_tag", stop_at_the_third_batch)
+    result = predict(tiny_model, path, "-o", out, "--batch-size", "2")
+    assert result.exit_code == 130 and "--resume" in result.stderr
+    assert not out.exists() and len((tmp_path / "out.jsonl.partial").read_text().splitlines()) == 4
+    monkeypatch.setattr(PredictRun, "_tag", tag)
+    result = predict(tiny_model, path, "-o", out, "--batch-size", "2", "--resume")
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == whole.read_text()
+    result = predict(tiny_model, path, "-o", out, "--resume")
+    assert result.exit_code == 2 and "no unfinished run" in result.stderr
+
+
+def test_a_feed_gets_a_partial_batch_when_records_stop_coming():
+    import time
+
+    from newstag.reading import Record, batches
+
+    def feed():
+        yield Record(0, "<stdin>", 1)
+        time.sleep(0.6)  # the feed pauses
+        yield Record(1, "<stdin>", 2)
+
+    started = time.perf_counter()
+    first = next(batches(feed(), size=8, wait=0.1))
+    assert len(first) == 1 and time.perf_counter() - started < 0.5
+
+
+HOSTILE = {
+    "empty": "",
+    "whitespace": " \n\t\n  ",
+    "rtl": "قال الوزير «سنبقى» في بيروت. אמר השר: \"נישאר\".",
+    "controls": "Ana\x00 Ruiz\x07 said\x1b[31m “no”\x0c.",
+    "unbalanced": "“We stay, said Ana Ruiz. ” “ “ ”” \"",
+    "emoji and accents": "👩🏽‍⚕️ Dr. Mu\u0308ller said “🇺🇦 👍🏿” — Zoë, cafe\u0301.",
+    "long word": "x" * 100_000 + " said Ana.",
+    "long article": "“We hold,” said Ana Ruiz in Lima. " * 6_000,
+}
+
+
+def test_hostile_texts_are_all_tagged_with_spans_that_index_them(tiny_model, tmp_path):
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in HOSTILE.items()))
+    result = predict(tiny_model, path)
+    assert result.exit_code == 0, result.output
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["id"] for d in docs] == list(HOSTILE)
+    for doc in docs:
+        assert doc["text"] == HOSTILE[doc["id"]]
+        spans = doc["entities"] + doc["quotes"] + [q[k] for q in doc["quotes"] for k in ("cue", "speaker") if q[k]]
+        assert all(doc["text"][s["start"]:s["end"]] == s["text"] for s in spans)
