@@ -1,10 +1,19 @@
 """Words, subwords and windows: offsets always index the caller's text."""
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
 import pytest
 
 from newstag.alignment import plan_windows, to_pieces
+from newstag.document import read_jsonl
 from newstag.model import load_encoder
 from newstag.config import EncoderConfig
-from newstag.text import bio_to_spans, sentence_bounds, spans_to_bio, split_words, word_shapes, SHAPE_INDEX
+from newstag.text import (ATTACHING, MARK_PLANES, bio_to_spans, sentence_bounds, spans_to_bio, split_words,
+                          word_shapes, SHAPE_INDEX)
+
+from test_reference import EXTRA_TEXTS
 
 HARD_TEXT = ("“We won’t go,” said Nguyễn Thị Lan — the union’s chief.\n\n"
              "  Øyvind   Sørensen\tadded:\u00a0«Non!»  –  Müller's 9,600-strong force.\r\nEnd.")
@@ -25,6 +34,43 @@ def test_words_index_the_original_text_exactly():
     # Nothing but whitespace lies between words.
     covered = "".join(HARD_TEXT[a:b] for a, b in words)
     assert covered == "".join(HARD_TEXT.split())
+
+
+OLD_WORD = re.compile(r"\w+|[^\w\s]")  # the splitting before attached characters were kept together
+NFC_TEXTS = [HARD_TEXT, "Ana Kovač's São Paulo café, Łódź and Ærøskøbing: “Ça va?” — 9,600 km².",
+             "İstanbul'da Şişli; Ελληνικά; Кириллица; 北京市; 한국어", "Tab\tand\u00a0nbsp, _under_score_ & a\x00b"]
+
+
+def test_text_without_attaching_characters_splits_as_before(gold_docs):
+    frozen_dev = [d.text for d in read_jsonl(Path(__file__).parent / "reference" / "newswire-dev-v1.jsonl")]
+    for text in [d.text for d in gold_docs] + EXTRA_TEXTS + NFC_TEXTS + frozen_dev:
+        assert not ATTACHING.search(text)
+        assert split_words(text) == [m.span() for m in OLD_WORD.finditer(text)]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Mu\u0308ller said", ["Mu\u0308ller", "said"]),  # NFD: the diaeresis stays in the word
+    ("Adébáyọ̀ Fálọlá", ["Adébáyọ̀", "Fálọlá"]),  # NFC, but ọ̀ has no precomposed form
+    ("co\u00adoperate, hi\u200dnt", ["co\u00adoperate", ",", "hi\u200dnt"]),
+    ("👩\u200d👩\u200d👧 👍🏽!", ["👩\u200d👩\u200d👧", "👍🏽", "!"]),
+    ("#\ufe0f\u20e3 and 1\ufe0f\u20e3", ["#\ufe0f\u20e3", "and", "1\ufe0f\u20e3"]),
+    ("हिन्दी مُحَمَّد", ["हिन्दी", "مُحَمَّد"]),
+    ("\u0308ab \u0301\u0302 x", ["\u0308", "ab", "\u0301\u0302", "x"]),  # a mark with nothing before it
+])
+def test_attached_characters_stay_with_the_character_before_them(text, words):
+    assert [text[s:e] for s, e in split_words(text)] == words
+
+
+def test_a_decomposed_word_keeps_its_shape():
+    text = "Mu\u0308ller MU\u0308LLER"
+    assert word_shapes(text, split_words(text)) == word_shapes("Müller MÜLLER", split_words("Müller MÜLLER"))
+
+
+def test_combining_marks_lie_only_in_the_planes_scanned_for_them():
+    scanned = {cp for plane in MARK_PLANES for cp in plane}
+    outside = [cp for cp in range(sys.maxunicode + 1)
+               if cp not in scanned and unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me")]
+    assert outside == [], "combining marks outside text.MARK_PLANES: widen it"
 
 
 def test_subwords_map_back_to_their_words(tokenizer):
@@ -87,3 +133,9 @@ def test_stride_must_leave_room_to_advance(tokenizer):
     pieces = to_pieces(tokenizer, "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 3)
     with pytest.raises(ValueError, match="stride"):
         plan_windows(pieces, max_length=16, stride=14)
+
+
+def test_a_negative_stride_is_refused(tokenizer):
+    pieces = to_pieces(tokenizer, "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 3)
+    with pytest.raises(ValueError, match="stride"):
+        plan_windows(pieces, max_length=16, stride=-1)

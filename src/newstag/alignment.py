@@ -21,7 +21,7 @@ class WordPieces:
     words: list[tuple[int, int]]
     shapes: list[int]
     input_ids: list[int]
-    word_of_piece: list[int]  # for each subword, the index of its word
+    word_of_piece: list[int]  # for each subword, the index of its word (rising: subwords come in word order)
     first_piece: list[int]  # for each word, the index of its first subword, or -1 if it has none
 
 
@@ -48,21 +48,50 @@ class Window:
 
 
 def plan_windows(pieces: WordPieces, max_length: int, stride: int) -> list[Window]:
+    """Overlapping windows over the subwords; each word with a subword is owned by the first
+    window in which its first subword is best centred."""
     body = max_length - 2  # room for [CLS] and [SEP]
-    if stride >= body:
-        raise ValueError(f"stride ({stride}) must be smaller than max_length - 2 ({body})")
+    if not 0 <= stride < body:  # a negative stride would leave pieces in no window
+        raise ValueError(f"stride ({stride}) must be at least 0 and smaller than max_length - 2 ({body})")
     n = len(pieces.input_ids)
     starts = [0]
     while starts[-1] + body < n:
         starts.append(starts[-1] + body - stride)
     windows = [Window(s, min(s + body, n), []) for s in starts]
-    for w, p in enumerate(pieces.first_piece):
-        if p < 0:
-            continue
-        best = max((win for win in windows if win.start <= p < win.end),
-                   key=lambda win: min(p - win.start, win.end - 1 - p))
-        best.owned.append(w)
+    # Window k owns the words whose first subword lies in [bounds[k], bounds[k + 1]).
+    bounds = [0] + [_handover(a, b) for a, b in zip(windows, windows[1:])] + [n]
+    for win, lo, hi in zip(windows, bounds, bounds[1:]):
+        win.owned = _words_starting_in(pieces, lo, hi)
     return windows
+
+
+def _words_starting_in(pieces: WordPieces, lo: int, hi: int) -> list[int]:
+    """The words whose first subword lies in [lo, hi), in order.
+
+    Subwords come in word order, so these are the distinct words of the subwords in
+    [lo, hi) except the first one if it began before lo. Slicing and dict.fromkeys walk
+    the subwords in C, not in a Python step per word: planning is O(subwords + windows)
+    and costs the same per word in one long article as in many short ones.
+    """
+    words = list(dict.fromkeys(pieces.word_of_piece[lo:hi]))
+    if words and pieces.first_piece[words[0]] < lo:
+        del words[0]
+    return words
+
+
+def _handover(a: Window, b: Window) -> int:
+    """The first subword that is better centred in window b than in a, b's predecessor.
+
+    A subword p's margin in a window is its distance to the nearer edge. b gives p the
+    larger margin exactly when p lies closer to a's end than to b's start
+    (a.end - 1 - p < p - b.start): then a's margin is at most a.end - 1 - p, below both of
+    p's distances in b (b ends later); otherwise b's margin is at most p - b.start, which
+    is at most both of p's distances in a (a starts earlier). So the handover lies just
+    past the middle of the overlap. Handovers rise with the windows, so p's margin rises
+    up to the first window whose handover p has not reached and never rises after it:
+    that window is p's first best-centred one.
+    """
+    return (a.end - 1 + b.start) // 2 + 1
 
 
 def window_inputs(pieces: WordPieces, window: Window, cls_id: int, sep_id: int) -> dict:
