@@ -75,17 +75,25 @@ def evaluate(
     data: Path = typer.Option(..., "--data", "-d", help="gold documents"),
     data_format: str = typer.Option("jsonl", help="jsonl, conll, brat, label-studio, markup"),
     report: Optional[Path] = typer.Option(None, help="write report.json and report.md here"),
-    batch_size: int = typer.Option(16),
+    batch_size: int = typer.Option(16, min=1),
     device: str = typer.Option("auto"),
     linker: Optional[str] = typer.Option(None, help="rule or learned (default: the model's own)"),
 ):
     """Score a model on gold data: seqeval entities, quote spans, attribution."""
     from .evaluation import evaluate as score, to_markdown
 
-    gold = _load_gold(data, data_format)
+    try:
+        gold = _load_gold(data, data_format)
+    except (OSError, ValueError) as exc:  # FormatError is a ValueError naming file, line and field
+        fail(f"{data}: {exc}" if isinstance(exc, OSError) else str(exc))
+    if not gold:
+        fail(f"{data}: no documents to evaluate on")
     tagger = _load_tagger(model, device, linker)
     preds = list(tagger.pipe(gold, batch_size=batch_size))
-    result = score(gold, preds)
+    try:
+        result = score(gold, preds)
+    except ValueError as exc:
+        fail(f"{data}: {exc}")
     result["model"], result["data"] = str(model), str(data)
     markdown = to_markdown(result, f"newstag evaluation: {model} on {data}")
     if report:

@@ -6,6 +6,7 @@ on output. Validation happens on load; every error names the file, line and fiel
 """
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Iterable, Iterator, Literal, Optional
@@ -127,8 +128,16 @@ def iter_jsonl(path: str | Path, errors: str = "raise", report=None) -> Iterator
     """
     import sys
 
-    import gzip
+    def skip(exc):
+        (report or (lambda e: print(f"skipped: {e}", file=sys.stderr)))(exc)
 
+    for _, doc in numbered_jsonl(path, None if errors == "raise" else skip):
+        yield doc
+
+
+def numbered_jsonl(path: str | Path, report=None) -> Iterator[tuple[int, Document]]:
+    """(line, Document) for each record of a JSONL file (``.gz`` too); a bad record goes to
+    ``report`` when given, else its FormatError is raised."""
     path = str(path)
     opener = gzip.open if path.lower().endswith(".gz") else open
     with opener(path, "rb") as fh:  # decoded line by line: one bad byte costs one record
@@ -136,11 +145,11 @@ def iter_jsonl(path: str | Path, errors: str = "raise", report=None) -> Iterator
             if not raw.strip():
                 continue
             try:
-                yield parse_line(_utf8(raw, path, lineno), path, lineno)
+                yield lineno, parse_line(_utf8(raw, path, lineno), path, lineno)
             except FormatError as exc:
-                if errors == "raise":
+                if report is None:
                     raise
-                (report or (lambda e: print(f"skipped: {e}", file=sys.stderr)))(exc)
+                report(exc)
 
 
 def _utf8(raw: bytes, path: str, lineno: int) -> str:

@@ -26,6 +26,11 @@ def prf(tp: float, n_pred: float, n_gold: float) -> dict:
 
 
 def pair_documents(gold: list[Document], pred: list[Document]) -> list[tuple[Document, Document]]:
+    """(gold, prediction) by id; repeated gold ids are an error (a document counted twice)."""
+    repeated = sorted(i for i, n in Counter(d.id for d in gold).items() if n > 1)
+    if repeated:
+        raise ValueError(f"gold document ids repeat: {', '.join(map(repr, repeated[:5]))}"
+                         f"{' ...' if len(repeated) > 5 else ''}; every document needs its own id")
     by_id = {d.id: d for d in pred}
     pairs = []
     for g in gold:

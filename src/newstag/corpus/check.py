@@ -11,16 +11,19 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ..document import Document, FormatError, iter_jsonl
+from ..document import Document, FormatError, numbered_jsonl
 from ..lexicon import NOMINAL_CUES, PRONOUNS, RELATIVE_PERSON, RELATIVE_THING
 from ..quotemarks import kind_problem
 from ..text import Sentences
 
 def _overlap_problems(spans, what: str) -> list[str]:
+    """Every pair of spans that overlap, nested ones included (not only neighbours)."""
     out = []
     spans = sorted(set(spans))
-    for (a, b, la), (c, d, lc) in zip(spans, spans[1:]):
-        if c < b:
+    for i, (a, b, la) in enumerate(spans):
+        for c, d, lc in spans[i + 1:]:
+            if c >= b:
+                break  # sorted by start: no later span reaches back into this one
             out.append(f"{what} [{a}:{b}] ({la}) overlaps [{c}:{d}] ({lc})")
     return out
 
@@ -66,10 +69,10 @@ def check_files(paths: list[str], labels) -> tuple[list[str], dict[str, list[Doc
         def report(exc: FormatError):
             problems.append(str(exc))
 
-        for doc in iter_jsonl(path, errors="skip", report=report):
+        for line, doc in numbered_jsonl(path, report):
             docs.append(doc)
             for p in check_document(doc, labels):
-                problems.append(f"{path}: {doc.id}: {p}")
+                problems.append(f"{path}:{line}: {doc.id}: {p}")
             key = " ".join(doc.text.split())
             if key in seen_text:
                 problems.append(f"{path}: {doc.id}: same text as {seen_text[key]}")
@@ -77,6 +80,8 @@ def check_files(paths: list[str], labels) -> tuple[list[str], dict[str, list[Doc
                 problems.append(f"{path}: {doc.id}: id also used in {seen_id[doc.id]}")
             seen_text.setdefault(key, f"{path}: {doc.id}")
             seen_id.setdefault(doc.id, path)
+        if not docs:
+            problems.append(f"{path}: no documents")
         docs_by_file[path] = docs
     return problems, docs_by_file
 
