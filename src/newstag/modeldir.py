@@ -5,14 +5,17 @@
     tokenizer files      as the encoder's tokenizer saves them
     linker.safetensors   the learned linker, when the model has one
     manifest.json        written last: format version and every file above with its SHA-256
+    checkpoint/          only while training is unfinished (checkpoint.py); never beside a manifest
 
 Any tool that reads ``save_pretrained`` directories can open one. A directory is
 written beside its destination and swapped in whole, so a crash never leaves half of
-one; files the model does not own (metrics.jsonl, reports) are carried over. Loading
-checks the manifest first: a directory without one (a write that never finished), with
-a missing or altered file, or from a newer newstag is refused with a message that says
-what to do. Directories of format 1 (before the manifest) are migrated on load.
-Later additions (checkpoints, ONNX exports, calibration) register their files here.
+one; files the model does not own (metrics.jsonl, reports) are carried over. Training
+writes the model into OUTPUT once, at its end, by promoting the best checkpoint's model
+directory (``promote``). Loading checks the manifest first: a directory without one (a
+write or a training run that never finished), with a missing or altered file, or from
+a newer newstag is refused with a message that says what to do. Directories of format 1
+(before the manifest) are migrated on load. Later additions (ONNX exports, calibration)
+register their files here.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ MANIFEST = "manifest.json"
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 LINKER = "linker.safetensors"
+CHECKPOINT = "checkpoint"
+METRICS = "metrics.jsonl"
 
 
 class ModelDirError(ValueError):
@@ -51,7 +56,7 @@ def save_model(directory, model, tokenizer, linker=None) -> Path:
         model_files = sorted(p.name for p in tmp.iterdir())
         _carry_over_foreign_files(directory, tmp)
         write_manifest(tmp, model_files, model.spec.format_version)
-        _swap_in(tmp, directory)
+        swap_in(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -68,20 +73,80 @@ def _carry_over_foreign_files(old: Path, new: Path) -> None:
             shutil.copy2(f, new / f.name)
 
 
-def _swap_in(tmp: Path, directory: Path) -> None:
+def promote(source, directory) -> Path:
+    """Make the complete model directory ``source`` (a training checkpoint's best model)
+    the model in ``directory``, in one swap.
+
+    ``source``'s files are linked (or copied) beside ``directory`` together with
+    ``directory``'s own files (metrics.jsonl, reports); the copy then replaces
+    ``directory`` whole, so its manifest appears and everything else it held (the
+    checkpoint) goes in the same rename."""
+    from .model import FORMAT_VERSION
+
+    source, directory = Path(source), Path(directory)
+    verified(source, FORMAT_VERSION)  # never promote a damaged model over the run's only copy
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        for f in source.iterdir():
+            if f.is_file():
+                link_or_copy(f, tmp / f.name)
+        _carry_over_foreign_files(directory, tmp)
+        swap_in(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one (files here are replaced, never
+    rewritten in place, so sharing them is safe), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def retire(directory) -> None:
+    """Remove the model of ``directory`` (manifest first, so it never looks complete
+    without its files); its logs stay. For a training run that starts over a finished model."""
+    directory = Path(directory)
+    if not (directory / MANIFEST).is_file():
+        return
+    owned = read_manifest(directory)["files"]
+    (directory / MANIFEST).unlink()
+    for name in owned:
+        (directory / name).unlink(missing_ok=True)
+
+
+def swap_in(tmp: Path, directory: Path) -> None:
+    """Replace ``directory`` with the directory ``tmp`` written beside it: two renames,
+    and a kill between them is undone by ``recover_swap``."""
     # mkdtemp makes the directory private, and some writers their files: a shared model
     # must be readable by others.
     os.chmod(tmp, 0o755)
     for f in tmp.iterdir():
-        os.chmod(f, 0o644)
+        os.chmod(f, 0o755 if f.is_dir() else 0o644)
     old = None
     if directory.exists():
-        old = directory.with_name(f".{directory.name}.old")
+        old = _old_copy(directory)
         shutil.rmtree(old, ignore_errors=True)
         os.replace(directory, old)
     os.replace(tmp, directory)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_swap(directory) -> None:
+    """Undo a swap cut between its two renames (the old copy set aside, the new one not
+    yet in place): the set-aside copy is the last complete state, so it comes back."""
+    directory = Path(directory)
+    if not directory.exists() and _old_copy(directory).is_dir():
+        os.replace(_old_copy(directory), directory)
+
+
+def _old_copy(directory: Path) -> Path:
+    return directory.with_name(f".{directory.name}.old")
 
 
 def write_manifest(directory: Path, files: list[str], format_version: int) -> None:
@@ -90,14 +155,6 @@ def write_manifest(directory: Path, files: list[str], format_version: int) -> No
     manifest = {"format_version": format_version, "newstag_version": __version__,
                 "files": {name: sha256_of(directory / name) for name in sorted(files)}}
     write_text(directory / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-
-
-def register(directory, name: str) -> None:
-    """Add (or re-hash) one file of a complete model directory in its manifest, e.g. a
-    linker fitted after training."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    write_manifest(directory, sorted(set(manifest["files"]) | {name}), manifest["format_version"])
 
 
 def read_manifest(directory: Path) -> dict:
@@ -118,6 +175,10 @@ def verified(directory, current_version: int) -> dict:
         raise ModelDirError(f"{directory}: no such model directory")
     config_path = directory / CONFIG
     if not (directory / MANIFEST).is_file():
+        # A checkpoint, or a run's log without a model: a run killed before it finished.
+        if (directory / CHECKPOINT).is_dir() or ((directory / METRICS).is_file() and not config_path.is_file()):
+            raise ModelDirError(f"{directory}: training did not finish: resume it with "
+                                f"`newstag train --config ... --output {directory} --resume`")
         if not config_path.is_file():
             raise ModelDirError(f"{directory}: not a newstag model directory (no {CONFIG})")
         config = _read_json(config_path)

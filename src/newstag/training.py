@@ -3,31 +3,48 @@
 Read top to bottom: load the corpora a config names, count what the model learns from
 the data before any step (layers, tag-transition prior), build the model, turn every
 article into labelled subword windows, draw each epoch's examples by corpus weight,
-train with AdamW, score the dev corpora after each epoch, keep the best checkpoint, and
-(for a learned linker on predicted spans) refit the linker on the tagger's own spans.
+train with AdamW, score the dev corpora after each epoch and write a checkpoint
+(checkpoint.py: weights, optimizer, schedule, random states, the best epoch's model);
+at the end (for a learned linker on predicted spans) refit the linker on the tagger's
+own spans, and promote the best model to OUTPUT. ``train(..., resume=True)`` continues
+an unfinished run from its checkpoint and ends with the weights an uninterrupted run
+would have.
+
+Test hook: with the environment variable NEWSTAG_TEST_KILL_AFTER_STEP=N, training kills
+its own process with SIGKILL right after optimizer step N (counted over the whole run),
+as ``kill -9`` would; tests/test_resume.py crashes runs with it.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import signal
 import time
+import uuid
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import checkpoint
 from .alignment import collate, plan_windows, to_pieces, window_inputs
+from .checkpoint import RunState
 from .config import CorpusConfig, RunConfig
 from .crf import IGNORE
 from .document import LAYERS, Document
 from .evaluation import evaluate, headline, selection_score
+from .files import write_text
 from .labels import corpus_statistics, layer_spans
 from .linking import linker_class
 from .model import ModelSpec, NewstagModel, load_encoder
 from .runtime import autocast_for, pick_device
 from .tagger import Tagger
 from .text import spans_to_bio
+
+KILL_AFTER_STEP = "NEWSTAG_TEST_KILL_AFTER_STEP"
 
 
 def load_corpus_docs(corpus: CorpusConfig) -> list[Document]:
@@ -88,36 +105,38 @@ def set_seed(seed: int):
 
 
 class MetricsLog:
-    """One JSON object per line in OUTPUT/metrics.jsonl.
+    """One JSON object per line in OUTPUT/metrics.jsonl, each carrying the id of the run
+    that wrote it: a resumed run, or a new run into the same directory, appends to the
+    same file.
 
-    Opened for each record: saving a checkpoint swaps the output directory atomically,
-    so a handle held open would point at the replaced copy.
+    Opened for each record: the finished model is swapped into OUTPUT whole, so a handle
+    held open would point at the replaced copy.
     """
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.run = uuid.uuid4().hex  # from os.urandom: drawing it leaves the seeded generators alone
 
     def write(self, **record):
         with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+            fh.write(json.dumps({**record, "run": self.run}) + "\n")
 
 
 def evaluate_corpora(tagger: Tagger, dev: dict[str, list[Document]]) -> dict:
     return {name: evaluate(docs, list(tagger.pipe(docs, batch_size=len(docs) or 1))) for name, docs in dev.items()}
 
 
-def refit_linker_on_predictions(config: RunConfig, output: Path, docs: list[Document], dev_sets, device, log):
-    """Fit the linker on the best checkpoint's own spans of the train documents, store it
-    beside the tagger, and score the dev sets again with it."""
-    from .modeldir import register
-
-    model, tokenizer = NewstagModel.from_pretrained(output)
+def refit_linker_on_predictions(config: RunConfig, model_dir: Path, docs: list[Document], dev_sets, device, log):
+    """Fit the linker on the best model's own spans of the train documents, store it in
+    its model directory, and score the dev sets again with it."""
+    model, tokenizer = NewstagModel.from_pretrained(model_dir)
     docs = [d for d in docs if "quotes" in d.layers]
     predicted = Tagger(model, tokenizer, device).spans(docs)
     linker = fit_linker(config, docs, log, predicted=predicted)
-    linker.save(output)
-    register(output, "linker.safetensors")
+    # The directory is written again whole, manifest included: a kill leaves the old
+    # linker or the new one, never a linker its manifest does not list.
+    model.save_pretrained(model_dir, tokenizer, linker=linker)
     return evaluate_corpora(Tagger(model, tokenizer, device, linker), dev_sets) if dev_sets else None
 
 
@@ -131,9 +150,13 @@ def fit_linker(config: RunConfig, docs: list[Document], log, predicted=None):
     return linker
 
 
-def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
-    """Train the run a config describes; the best checkpoint ends up in ``output``."""
-    cfg = config.training
+def train(config: RunConfig, output: Path, progress=True, log=print, resume: bool = False) -> dict:
+    """Train the run a config describes; the best epoch's model ends up in ``output``.
+
+    ``resume``: continue the unfinished run in ``output`` from its last checkpoint.
+    """
+    output, cfg = Path(output), config.training
+    resumed = checkpoint.prepare(output, config, resume)  # refuses before any work is done
     set_seed(cfg.seed)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -148,7 +171,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
     spec = ModelSpec.for_training(config.model, encoder, corpus_statistics(train_docs, config.model.entity_labels))
     model = NewstagModel(spec, encoder).to(device)
     windows = [build_windows(docs, tokenizer, spec) for _, docs in train_sets]
-    linker = fit_linker(config, train_docs, log)
+    linker = fit_linker(config, train_docs, log)  # seeded: a resumed run fits the same linker again
     weights = [c.weight for c, _ in train_sets]
     rng = random.Random(cfg.seed)
     steps_per_epoch = math.ceil(len(epoch_order([len(w) for w in windows], weights, random.Random(0))) / cfg.batch_size)
@@ -157,15 +180,25 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
 
     total_steps = steps_per_epoch * cfg.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    if resumed:
+        # After all that draws from the generators above (the model's random initialisation).
+        resumed.restore(model, optimizer, scheduler, rng)
+        log(f"resuming after epoch {resumed.state.epoch} of {cfg.epochs}")
+    else:
+        checkpoint.start(output)
+        if resume:
+            log(f"{output}: no checkpoint to resume from (killed in its first epoch); starting at epoch 1")
+    state = resumed.state if resumed else RunState()
     metrics = MetricsLog(output / "metrics.jsonl")
     metrics.write(event="start", config=config.model_dump(), device=str(device),
                   train_documents={c.name: len(d) for c, d in train_sets},
-                  train_windows={c.name: len(w) for (c, _), w in zip(train_sets, windows)})
+                  train_windows={c.name: len(w) for (c, _), w in zip(train_sets, windows)},
+                  **({"resumed_from_epoch": state.epoch} if resumed else {}))
     log(f"device {device}; {sum(len(w) for w in windows)} training windows; {steps_per_epoch} steps per epoch")
 
-    best, best_report, step, started = -1.0, None, 0, time.time()
-    tokens_seen, train_seconds = 0, 0.0  # throughput counts training steps only, not dev scoring
-    for epoch in range(1, cfg.epochs + 1):
+    kill_after_step = int(os.environ.get(KILL_AFTER_STEP) or 0)
+    started = time.time() - state.seconds  # the wall clock runs on across a resumption
+    for epoch in range(state.epoch + 1, cfg.epochs + 1):
         model.train()
         order = epoch_order([len(w) for w in windows], weights, rng)
         bar = _progress(range(0, len(order), cfg.batch_size), progress, f"epoch {epoch}/{cfg.epochs}")
@@ -180,19 +213,21 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
-            step += 1
-            tokens_seen += int(batch["attention_mask"].sum())
+            state.step += 1
+            if state.step == kill_after_step:
+                os.kill(os.getpid(), signal.SIGKILL)  # the test hook: a hard crash, as kill -9
+            state.tokens_seen += int(batch["attention_mask"].sum())
             loss = out.loss.item()
             running = loss if running is None else 0.9 * running + 0.1 * loss
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{running:.3f}")
-            if step % 10 == 0:
-                metrics.write(event="step", epoch=epoch, step=step, loss=loss, lr=scheduler.get_last_lr()[0],
+            if state.step % 10 == 0:
+                metrics.write(event="step", epoch=epoch, step=state.step, loss=loss, lr=scheduler.get_last_lr()[0],
                               **{f"{layer}_loss": value.item() for layer, value in out.losses.items()})
-        train_seconds += time.time() - epoch_start
-        record = {"event": "epoch", "epoch": epoch, "step": step, "loss": running,
+        state.train_seconds += time.time() - epoch_start
+        record = {"event": "epoch", "epoch": epoch, "step": state.step, "loss": running,
                   "seconds": round(time.time() - started, 1),
-                  "train_tokens_per_second": round(tokens_seen / train_seconds, 1)}
+                  "train_tokens_per_second": round(state.tokens_seen / state.train_seconds, 1)}
         if dev_sets and (cfg.eval_every_epoch or epoch == cfg.epochs):
             reports = evaluate_corpora(Tagger(model, tokenizer, device, linker), dev_sets)
             score = sum(selection_score(r) for r in reports.values()) / len(reports)
@@ -201,26 +236,32 @@ def train(config: RunConfig, output: Path, progress=True, log=print) -> dict:
             reports, score = None, float(epoch)  # no dev data: the last epoch is the best we know
         metrics.write(**record)
         log(f"epoch {epoch}: loss {running:.4f}" + (f"; dev {record['dev']}" if "dev" in record else ""))
-        if score > best:
-            best, best_report = score, reports
-            model.save_pretrained(output, tokenizer, linker=linker,
-                                  training={"run_name": config.name, "best_epoch": epoch, "dev": record.get("dev")})
-    summary = {"best_selection_score": best, "last_epoch_dev": record.get("dev"),
+        write_best = None
+        if score > state.best_score:
+            state.best_score, state.best_epoch, state.best_report = score, epoch, reports
+            provenance = {"run_name": config.name, "best_epoch": epoch, "dev": record.get("dev")}
+            write_best = partial(model.save_pretrained, tokenizer=tokenizer, linker=linker, training=provenance)
+        state.epoch, state.last_record, state.seconds = epoch, record, time.time() - started
+        checkpoint.save(output, state, config, model, optimizer, scheduler, rng, write_best)
+
+    best_report = state.best_report
+    summary = {"best_selection_score": state.best_score, "last_epoch_dev": state.last_record.get("dev"),
                "seconds": round(time.time() - started, 1),
-               "train_seconds": round(train_seconds, 1),
-               "train_tokens_per_second": round(tokens_seen / train_seconds, 1),
+               "train_seconds": round(state.train_seconds, 1),
+               "train_tokens_per_second": round(state.tokens_seen / state.train_seconds, 1),
                "dev": {n: headline(r) for n, r in (best_report or {}).items()}}
+    # Refitted in the checkpoint's best model, before it is promoted: the manifest that
+    # makes OUTPUT a model then covers the refitted linker, and --resume redoes a cut refit.
     if config.model.linker == "learned" and config.model.linker_spans == "predicted":
-        refit = refit_linker_on_predictions(config, output, train_docs, dev_sets, device, log)
+        refit = refit_linker_on_predictions(config, checkpoint.best_dir(output), train_docs, dev_sets, device, log)
         if refit:
             best_report = refit
             summary["dev"] = {n: headline(r) for n, r in refit.items()}
             log(f"dev with the refitted linker: {summary['dev']}")
     metrics.write(event="end", **summary)
     if best_report:
-        from .files import write_text
-
         write_text(output / "dev_report.json", json.dumps(best_report, indent=2))
+    checkpoint.finish(output)  # written last: OUTPUT becomes a model only now
     return summary
 
 

@@ -1,0 +1,227 @@
+"""Training checkpoints: what a run needs to continue after a crash, when it may, and
+how the finished model reaches OUTPUT.
+
+    OUTPUT/checkpoint/
+        state.json          where the run stands (``RunState``) and the config it runs
+        model.safetensors   the weights after the last finished epoch
+        optimizer.pt        AdamW's state dict (torch.save)
+        scheduler.pt        the learning-rate schedule's state dict (torch.save)
+        rng.safetensors     the torch CPU (and CUDA) generator states; the python, numpy
+                            and epoch-order ``random.Random`` states as JSON in its metadata
+        best/               the best epoch's model directory (``save_pretrained``)
+
+Written after every epoch into a directory beside it and swapped in whole
+(modeldir.swap_in), so a kill at any moment leaves the previous checkpoint or the new
+one, never half of one. Files of best/ that did not change are hard links to the
+previous checkpoint's. While a run is unfinished OUTPUT has no manifest.json, so nothing
+loads it as a model; when training ends, ``finish`` promotes best/ to OUTPUT, and the
+manifest appears and the checkpoint goes in one rename. A resumed run restores every
+state above and so ends with the same weights as an uninterrupted one (on the same
+device and thread count).
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .files import write_text
+from .modeldir import CHECKPOINT, MANIFEST, WEIGHTS, link_or_copy, promote, recover_swap, retire, swap_in
+
+FORMAT = 1
+STATE, OPTIMIZER, SCHEDULER, RNG, BEST = "state.json", "optimizer.pt", "scheduler.pt", "rng.safetensors", "best"
+# Settings that may change between a run and its resumption: where it runs, not what it
+# computes (a different thread count can change the last bits of the result).
+MAY_DIFFER = {"training.device", "training.num_threads"}
+
+
+class ResumeError(ValueError):
+    """An output directory that cannot be trained into as asked, with what to do about it."""
+
+
+@dataclass
+class RunState:
+    """Where a run stands after an epoch: everything train() keeps besides the tensors."""
+
+    epoch: int = 0                       # the last finished epoch
+    step: int = 0                        # optimizer steps so far
+    best_score: float = -1.0             # selection score of the best epoch
+    best_epoch: int = 0
+    best_report: Optional[dict] = None   # the best epoch's dev reports, for dev_report.json
+    last_record: Optional[dict] = None   # the last epoch's metrics record
+    tokens_seen: int = 0
+    train_seconds: float = 0.0           # in training steps only
+    seconds: float = 0.0                 # wall clock, dev scoring included
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    state: RunState
+    config: dict  # the run config's model_dump, as JSON
+
+    def restore(self, model, optimizer, scheduler, rng: random.Random) -> None:
+        """Load the weights, optimizer and schedule, and put every random generator back
+        where it stood when the checkpoint was written."""
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(self.path / WEIGHTS)))
+        optimizer.load_state_dict(torch.load(self.path / OPTIMIZER, map_location="cpu", weights_only=True))
+        scheduler.load_state_dict(torch.load(self.path / SCHEDULER, map_location="cpu", weights_only=True))
+        restore_rng(self.path / RNG, rng)
+
+
+def checkpoint_dir(output: Path) -> Path:
+    return Path(output) / CHECKPOINT
+
+
+def best_dir(output: Path) -> Path:
+    """The best epoch's model directory, until ``finish`` promotes it."""
+    return checkpoint_dir(output) / BEST
+
+
+def prepare(output: Path, config, resume: bool) -> Optional[Checkpoint]:
+    """The checkpoint to continue from, or None to start afresh; ResumeError when OUTPUT
+    holds what the request would lose or cannot continue. Changes nothing on disk except
+    undoing a swap a kill cut short."""
+    output = Path(output)
+    recover_swap(output)
+    recover_swap(checkpoint_dir(output))
+    finished = (output / MANIFEST).is_file()
+    unfinished = checkpoint_dir(output).is_dir() and not finished
+    if not resume:
+        if unfinished:
+            epoch = read(output).state.epoch
+            raise ResumeError(f"{output}: holds an unfinished training run (checkpoint after epoch {epoch}); "
+                              f"continue it with `newstag train --config ... --output {output} --resume`, "
+                              "or delete the directory to start afresh")
+        return None
+    if finished:
+        raise ResumeError(f"{output}: training there already finished; nothing to resume "
+                          "(train without --resume to overwrite it)")
+    if not unfinished:
+        return None  # killed before its first checkpoint: nothing was kept, start from epoch 1
+    checkpoint = read(output)
+    differences = config_differences(checkpoint.config, config.model_dump(mode="json"))
+    if differences:
+        raise ResumeError(f"{output}: --resume needs the config the run started with; it differs at "
+                          + "; ".join(differences) + f" (only {', '.join(sorted(MAY_DIFFER))} may change)")
+    return checkpoint
+
+
+def read(output: Path) -> Checkpoint:
+    path = checkpoint_dir(output)
+    try:
+        saved = json.loads((path / STATE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResumeError(f"{path / STATE}: unreadable ({exc}); delete {output} and train again") from None
+    if saved.get("format") != FORMAT:
+        raise ResumeError(f"{path}: a checkpoint of another newstag version (format {saved.get('format')}); "
+                          "resume it with that version, or delete it and train again")
+    return Checkpoint(path, RunState(**saved["state"]), saved["config"])
+
+
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """``key: saved → current`` for every setting that differs, dotted keys."""
+    before, after = _flatten(saved), _flatten(current)
+    return [f"{key}: {before.get(key)!r} → {after.get(key)!r}" for key in sorted(before.keys() | after.keys())
+            if key not in MAY_DIFFER and before.get(key) != after.get(key)]
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return {prefix: value}
+    flat = {}
+    for key, item in items:
+        flat |= _flatten(item, f"{prefix}.{key}" if prefix else key)
+    return flat
+
+
+def start(output: Path) -> None:
+    """Clear OUTPUT for a run starting from epoch 1: a finished model there is removed
+    (its logs stay), so that OUTPUT has no manifest while the new run is unfinished."""
+    retire(output)
+    shutil.rmtree(checkpoint_dir(output), ignore_errors=True)
+
+
+def save(output: Path, state: RunState, config, model, optimizer, scheduler, rng: random.Random,
+         write_best: Optional[Callable[[Path], None]] = None) -> None:
+    """Write the checkpoint after an epoch, whole. ``write_best`` writes the model
+    directory at the path it is given, when this epoch is the best so far; otherwise the
+    previous checkpoint's best/ is kept."""
+    from safetensors.torch import save_file
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    target = checkpoint_dir(output)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{CHECKPOINT}.", dir=output))
+    try:
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / WEIGHTS), metadata={"format": "pt"})
+        torch.save(optimizer.state_dict(), tmp / OPTIMIZER)
+        torch.save(scheduler.state_dict(), tmp / SCHEDULER)
+        save_rng(tmp / RNG, rng)
+        if write_best is not None:
+            write_best(tmp / BEST)
+        elif (target / BEST).is_dir():
+            shutil.copytree(target / BEST, tmp / BEST, copy_function=link_or_copy)
+        saved = {"format": FORMAT, "config": config.model_dump(mode="json"), "state": asdict(state)}
+        write_text(tmp / STATE, json.dumps(saved, indent=1))
+        swap_in(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def finish(output: Path) -> None:
+    """The best epoch's model becomes OUTPUT's model; the checkpoint goes with the same swap."""
+    promote(best_dir(output), output)
+
+
+# ---- random generators -------------------------------------------------------------
+
+def save_rng(path: Path, rng: random.Random) -> None:
+    """torch generator states as tensors; python, numpy and ``rng`` states as JSON metadata."""
+    from safetensors.torch import save_file
+
+    tensors = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_initialized():  # else no CUDA generator was used (and asking would start one)
+        tensors |= {f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    metadata = {"python": json.dumps(random.getstate()), "epoch_order": json.dumps(rng.getstate()),
+                "numpy": json.dumps([name, keys.tolist(), pos, has_gauss, gauss])}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def restore_rng(path: Path, rng: random.Random) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    with safe_open(str(path), "pt") as fh:
+        metadata = fh.metadata()
+    random.setstate(_python_state(metadata["python"]))
+    rng.setstate(_python_state(metadata["epoch_order"]))
+    name, keys, pos, has_gauss, gauss = json.loads(metadata["numpy"])
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(tensors["torch"])
+    # A run resumed on another device has no CUDA states to restore, or more than it needs.
+    for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        if f"cuda.{i}" in tensors:
+            torch.cuda.set_rng_state(tensors[f"cuda.{i}"], i)
+
+
+def _python_state(raw: str) -> tuple:
+    version, internal, gauss = json.loads(raw)  # JSON made the state's tuples lists
+    return version, tuple(internal), gauss
