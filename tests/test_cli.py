@@ -54,6 +54,16 @@ def test_a_bad_config_key_is_an_error(tmp_path, corpus_files):
     assert result.exit_code == 2 and "training.epoch" in result.stderr
 
 
+def test_training_set_up_errors_are_one_line_and_exit_2(tmp_path, corpus_files):
+    config = str(tiny_config(corpus_files))
+    cases = [(["--config", config, "--set", "train.5.limit=3"], "no item 5"),
+             (["--config", config, "--set", f"train.0.path={tmp_path / 'missing.jsonl'}"], "corpus 'fixture'"),
+             (["--config", str(tmp_path / "missing.yaml")], "no such config file")]
+    for args, message in cases:
+        result = runner.invoke(app, ["train", *args, "--output", str(tmp_path / "m"), "--no-progress"])
+        assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output, args
+
+
 def test_data_check_finds_problems(tmp_path, gold_docs):
     good = tmp_path / "good.jsonl"
     write_jsonl(gold_docs, good)

@@ -37,7 +37,7 @@ def train(
     A checkpoint is written after every epoch; a run that was killed continues with --resume."""
     from .checkpoint import ResumeError
     from .config import load_config
-    from .training import train as run_training
+    from .training import CorpusError, train as run_training
 
     overrides = list(set_) + ([f"training.device={device}"] if device else [])
     try:
@@ -47,7 +47,7 @@ def train(
     out = output or Path("models") / cfg.name
     try:
         summary = run_training(cfg, out, progress=progress, log=lambda m: typer.echo(m, err=True), resume=resume)
-    except ResumeError as exc:
+    except (ResumeError, CorpusError) as exc:
         fail(str(exc))
     typer.echo(json.dumps({"model": str(out), **summary}, indent=2))
 

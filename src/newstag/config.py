@@ -92,17 +92,27 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         key, raw = item.split("=", 1)
         node, parts = data, key.split(".")
         for p in parts[:-1]:
-            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+            node = node[_list_index(node, p, key)] if isinstance(node, list) else node.setdefault(p, {})
+            if not isinstance(node, (dict, list)):
+                raise ValueError(f"--set {key}: {p} is a value, not a section")
         last = parts[-1]
         if isinstance(node, list):
-            node[int(last)] = _parse_value(raw)
+            node[_list_index(node, last, key)] = _parse_value(raw)
         else:
             node[last] = _parse_value(raw)
     return data
 
 
+def _list_index(items: list, part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ValueError(f"--set {key}: no item {part} (the list has {len(items)}, numbered from 0)")
+    return int(part)
+
+
 def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such config file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

@@ -47,10 +47,17 @@ from .text import spans_to_bio
 KILL_AFTER_STEP = "NEWSTAG_TEST_KILL_AFTER_STEP"
 
 
+class CorpusError(ValueError):
+    """A corpus the config names that cannot be read: a set-up error, named by corpus and path."""
+
+
 def load_corpus_docs(corpus: CorpusConfig) -> list[Document]:
     from .formats import load_corpus
 
-    docs = load_corpus(corpus.format, corpus.path, **corpus.options)
+    try:
+        docs = load_corpus(corpus.format, corpus.path, **corpus.options)
+    except (OSError, ValueError) as exc:  # FormatError (a ValueError) names file, line and field
+        raise CorpusError(f"corpus {corpus.name!r} ({corpus.path}): {exc}") from None
     return docs[:corpus.limit] if corpus.limit else docs
 
 
@@ -166,7 +173,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print, resume: boo
     dev_sets = {c.name: load_corpus_docs(c) for c in config.dev}
     for c, docs in train_sets:
         if not docs:
-            raise ValueError(f"train corpus {c.name!r} ({c.path}) has no documents")
+            raise CorpusError(f"train corpus {c.name!r} ({c.path}) has no documents")
     train_docs = [d for _, docs in train_sets for d in docs]
     spec = ModelSpec.for_training(config.model, encoder, corpus_statistics(train_docs, config.model.entity_labels))
     model = NewstagModel(spec, encoder).to(device)

@@ -65,6 +65,10 @@ def check_files(paths: list[str], labels) -> tuple[list[str], dict[str, list[Doc
     seen_text, seen_id = {}, {}
     for path in paths:
         docs = []
+        if not Path(path).is_file():
+            problems.append(f"{path}: no such file")
+            docs_by_file[path] = docs
+            continue
 
         def report(exc: FormatError):
             problems.append(str(exc))
