@@ -82,6 +82,16 @@ class Context:
         return self._cached(("quote", span.start, span.end),
                             lambda: any(q.start <= span.start and span.end <= q.end for q in self.quotes))
 
+    def holds_any(self, span: Mention, others) -> bool:
+        """Whether any of ``others`` lies inside ``span`` (a speaker phrase holding a name); asked once per span."""
+        return self._cached(("holds", span.start, span.end),
+                            lambda: any(span.start <= o.start and o.end <= span.end for o in others))
+
+    def inside_any(self, span: Mention, others) -> bool:
+        """Whether ``span`` lies inside any of ``others`` (a name within a speaker phrase); asked once per span."""
+        return self._cached(("inside", span.start, span.end),
+                            lambda: any(o.start <= span.start and span.end <= o.end for o in others))
+
     def own_cue(self, q: PredictedQuote) -> Optional[Mention]:
         """The quote's own cue (``cues.nearest_cue``), found once per quote."""
         return self._cached(("own cue", q.start, q.end), lambda: nearest_cue(q, self.cues, self.sents))

@@ -61,10 +61,9 @@ class LearnedLinker(nn.Module):
         out = []
         for s in speakers:
             if lo <= ctx.paragraph(s.start) <= hi and not (q.start <= s.start < q.end):
-                out.append((s, True, any(s.start <= n.start and n.end <= s.end for n in names)))
+                out.append((s, True, ctx.holds_any(s, names)))
         for n in names:
-            inside_speaker = any(s.start <= n.start and n.end <= s.end for s in speakers)
-            if lo <= ctx.paragraph(n.start) <= hi and not (q.start <= n.start < q.end) and not inside_speaker:
+            if lo <= ctx.paragraph(n.start) <= hi and not (q.start <= n.start < q.end) and not ctx.inside_any(n, speakers):
                 out.append((n, False, True))
         return out
 
