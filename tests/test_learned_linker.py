@@ -1,5 +1,5 @@
 """The learned linker learns the gold links, and travels with the model."""
-from newstag.linking import Mention, PredictedQuote, Predictions, load_linker, relink
+from newstag.linking import Mention, PredictedQuote, Predictions, relink
 from newstag.linking.features import word_class
 from newstag.linking.learned import LearnedLinker
 from newstag.tagger import Tagger

@@ -11,7 +11,7 @@ how the finished model reaches OUTPUT.
         best/               the best epoch's model directory (``save_pretrained``)
 
 Written after every epoch into a directory beside it and swapped in whole
-(modeldir.swap_in), so a kill at any moment leaves the previous checkpoint or the new
+(modeldir.staged), so a kill at any moment leaves the previous checkpoint or the new
 one, never half of one. Files of best/ that did not change are hard links to the
 previous checkpoint's. While a run is unfinished OUTPUT has no manifest.json, so nothing
 loads it as a model; when training ends, ``finish`` promotes best/ to OUTPUT, and the
@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -33,7 +32,7 @@ import numpy as np
 import torch
 
 from .files import write_text
-from .modeldir import CHECKPOINT, MANIFEST, WEIGHTS, link_or_copy, promote, recover_swap, retire, swap_in
+from .modeldir import CHECKPOINT, MANIFEST, WEIGHTS, link_or_copy, promote, recover_swap, retire, staged
 
 FORMAT = 1
 STATE, OPTIMIZER, SCHEDULER, RNG, BEST = "state.json", "optimizer.pt", "scheduler.pt", "rng.safetensors", "best"
@@ -165,8 +164,7 @@ def save(output: Path, state: RunState, config, model, optimizer, scheduler, rng
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     target = checkpoint_dir(output)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{CHECKPOINT}.", dir=output))
-    try:
+    with staged(target) as tmp:
         weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(weights, str(tmp / WEIGHTS), metadata={"format": "pt"})
         torch.save(optimizer.state_dict(), tmp / OPTIMIZER)
@@ -178,10 +176,6 @@ def save(output: Path, state: RunState, config, model, optimizer, scheduler, rng
             shutil.copytree(target / BEST, tmp / BEST, copy_function=link_or_copy)
         saved = {"format": FORMAT, "config": config.model_dump(mode="json"), "state": asdict(state)}
         write_text(tmp / STATE, json.dumps(saved, indent=1))
-        swap_in(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def finish(output: Path) -> None:

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .files import sha256_of, write_text
@@ -45,8 +46,7 @@ def save_model(directory, model, tokenizer, linker=None) -> Path:
 
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with staged(directory) as tmp:
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
         write_text(tmp / CONFIG, model.spec.model_dump_json(indent=2))
@@ -56,11 +56,21 @@ def save_model(directory, model, tokenizer, linker=None) -> Path:
         model_files = sorted(p.name for p in tmp.iterdir())
         _carry_over_foreign_files(directory, tmp)
         write_manifest(tmp, model_files, model.spec.format_version)
+    return directory
+
+
+@contextmanager
+def staged(directory: Path):
+    """A temporary directory beside ``directory`` to fill, swapped in whole when the block
+    ends and removed if it raises: a crash never leaves half a directory."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        yield tmp
         swap_in(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return directory
 
 
 def _carry_over_foreign_files(old: Path, new: Path) -> None:
@@ -85,16 +95,11 @@ def promote(source, directory) -> Path:
 
     source, directory = Path(source), Path(directory)
     verified(source, FORMAT_VERSION)  # never promote a damaged model over the run's only copy
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with staged(directory) as tmp:
         for f in source.iterdir():
             if f.is_file():
                 link_or_copy(f, tmp / f.name)
         _carry_over_foreign_files(directory, tmp)
-        swap_in(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

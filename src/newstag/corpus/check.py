@@ -7,7 +7,6 @@ marks, and no document in two splits.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 
