@@ -121,3 +121,11 @@ def test_fit_linker_can_learn_from_the_models_own_spans(tmp_path, tiny_model, co
     result = runner.invoke(app, ["fit-linker", "--model", str(model), "--data", str(corpus_files / "train.jsonl"),
                                  "--spans", "predicted", "--device", "cpu"])
     assert result.exit_code != 0 and "found none of the gold quotes" in result.output
+
+
+def test_fit_linker_names_a_bad_data_file_and_exits_2(tmp_path, tiny_model):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n')
+    for data, message in ((bad, "bad.jsonl:1: id"), (tmp_path / "missing.jsonl", "No such file")):
+        result = runner.invoke(app, ["fit-linker", "--model", str(tiny_model), "--data", str(data)])
+        assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output

@@ -180,7 +180,10 @@ def fit_linker(
     if spans not in ("gold", "predicted"):
         fail(f"--spans {spans!r}: gold or predicted")
     tagger = _load_tagger(model, device, "rule")
-    docs = [d for f in data for d in read_jsonl(f) if "quotes" in d.layers]
+    try:
+        docs = [d for f in data for d in read_jsonl(f) if "quotes" in d.layers]
+    except (OSError, ValueError) as exc:  # FormatError names file, line and field
+        fail(str(exc))
     predicted = tagger.spans(docs) if spans == "predicted" else None
     linker = LearnedLinker()
     stats = linker.fit(docs, predicted=predicted, seed=seed)
