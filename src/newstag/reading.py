@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from .document import Document, FormatError, parse_line
+from .text import lone_surrogate
 
 INPUT_FORMATS = ("auto", "text", "jsonl")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -162,10 +163,9 @@ def _decoded(raw: bytes, max_chars: int) -> str:
 
 
 def _check_text(text: str) -> None:
-    """A lone surrogate (valid JSON: "\\ud83d") is not text a tokenizer can read."""
-    for i, ch in enumerate(text):
-        if "\ud800" <= ch <= "\udfff":
-            raise ValueError(f"text: a lone surrogate U+{ord(ch):04X} at offset {i}")
+    where = lone_surrogate(text)
+    if where:
+        raise ValueError(f"text: a lone surrogate {where}")
 
 
 def _reason(exc: Exception) -> str:

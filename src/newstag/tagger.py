@@ -30,6 +30,7 @@ from .document import Document
 from .labels import KIND_OF_ROLE
 from .linking import Mention, PredictedQuote, Predictions, load_linker
 from .runtime import autocast_for, pick_device
+from .text import lone_surrogate
 
 WINDOW_BATCH_SIZE = 16  # windows per forward pass: enough to fill 2 CPU cores without padding waste
 
@@ -158,7 +159,7 @@ def as_document(item, doc_id: str, index: int) -> Document:
         text, item = item, None
     else:
         raise TypeError(f"item {index}: expected a text or a Document, got {type(item).__name__}")
-    for offset, ch in enumerate(text):
-        if "\ud800" <= ch <= "\udfff":  # valid in a Python string, not text a tokenizer can read
-            raise ValueError(f"item {index}: a lone surrogate U+{ord(ch):04X} at offset {offset}")
+    where = lone_surrogate(text)
+    if where:
+        raise ValueError(f"item {index}: a lone surrogate {where}")
     return item if item is not None else Document(id=doc_id, text=text)

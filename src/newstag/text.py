@@ -80,6 +80,16 @@ SHAPE_INDEX = {s: i for i, s in enumerate(SHAPES)}
 N_SHAPES = len(SHAPES) * 2  # times two: the word starts a paragraph or it does not
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> str | None:
+    """Where ``text`` holds a lone surrogate ("U+D83D at offset 2"), or None. Valid in a
+    Python string and in JSON ("\\ud83d"), but not text a tokenizer can read."""
+    m = LONE_SURROGATE.search(text)
+    return None if m is None else f"U+{ord(m.group()):04X} at offset {m.start()}"
+
+
 def split_words(text: str) -> list[tuple[int, int]]:
     """(start, end) of each word: a run of word characters or one symbol, marks included."""
     return [(m.start(), m.end()) for m in WORD.finditer(text)]
