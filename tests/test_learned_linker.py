@@ -140,3 +140,28 @@ def test_fitting_leaves_the_global_random_state_as_it_was(gold_docs):
     torch.manual_seed(7)
     LearnedLinker().fit(gold_docs, epochs=2)
     assert torch.equal(torch.rand(3), after_init)
+
+
+def test_in_one_endless_paragraph_a_quote_weighs_only_its_nearest_candidates():
+    """Candidates come from three paragraphs before the quote and one after; a paragraph
+    with no end (a transcript, a scraped page) would make every mention a candidate of
+    every quote. The nearest CANDIDATES_BEFORE / _AFTER of each kind are kept, in text order."""
+    import re
+
+    from newstag.linking import learned
+    from newstag.linking.features import Context
+    from newstag.linking.index import SpanIndex
+
+    sentence = "Ana Ruiz spoke. "
+    text = sentence * 200 + "“We hold,” she said. " + sentence * 200
+    at = len(sentence) * 200
+    q = PredictedQuote(at, at + len("“We hold,”"), "direct")
+    names = SpanIndex(Mention(m.start(), m.end(), 1.0, "PER") for m in re.finditer("Ana Ruiz", text))
+    speakers = SpanIndex([Mention(at + 11, at + 14, 1.0, "SPEAKER")])
+    ctx = Context.of(text, [Mention(at + 15, at + 19, 1.0, "CUE")], [q])
+    candidates = LearnedLinker().speaker_candidates(ctx, q, speakers, names)
+    picked = [c for c, is_speaker, _ in candidates if not is_speaker]
+    assert len(picked) == learned.CANDIDATES_BEFORE + learned.CANDIDATES_AFTER
+    assert picked == sorted(picked, key=lambda m: m.start)
+    assert picked[learned.CANDIDATES_BEFORE - 1].end <= q.start < picked[learned.CANDIDATES_BEFORE].start
+    assert text[picked[learned.CANDIDATES_BEFORE - 1].start:q.start] == "Ana Ruiz spoke. "

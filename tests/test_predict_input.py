@@ -221,16 +221,15 @@ def test_hostile_texts_through_the_python_api(tiny_model):
         assert all(text[s.start:s.end] == s.text for _, s in doc.spans())
 
 
-def test_a_2_mb_article_is_tagged_whole(tiny_model):
-    """Tagging is linear in length (windows, scores, decoding). Linking is not yet: in one
-    2 MB paragraph every quote weighs every mention, so this checks the tagger's spans."""
-    from newstag.document import Document
+def test_a_2_mb_article_is_tagged_and_linked_whole(tiny_model):
+    """Tagging and linking are linear in length (windows, scores, decoding, candidate
+    lookup by bisection): one 2 MB paragraph goes through the whole pipeline."""
     from newstag.tagger import Tagger
 
     text = "“We hold,” said Ana Ruiz in Lima. " * 60_000
-    found, = Tagger.load(tiny_model, device="cpu").spans([Document(id="big", text=text)])
-    spans = found.quotes + found.cues + found.speakers + found.entities
-    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+    doc, = Tagger.load(tiny_model, device="cpu").pipe([text])
+    assert doc.text == text
+    assert all(text[s.start:s.end] == s.text for _, s in doc.spans())
 
 
 def test_sigterm_stops_a_feed_cleanly_and_keeps_what_was_written(tiny_model, tmp_path):

@@ -11,6 +11,7 @@ family emoji one symbol). Text without such characters splits as ``\\w+|[^\\w\\s
 from __future__ import annotations
 
 import bisect
+import math
 import itertools
 import re
 import unicodedata
@@ -167,6 +168,7 @@ class Sentences:
         self.bounds = sentence_bounds(text)
         self.starts = [b[0] for b in self.bounds]
         self.text = text
+        self.newlines = [m.start() for m in re.finditer("\n", text)]
 
     def index(self, offset: int) -> int:
         return max(bisect.bisect_right(self.starts, offset) - 1, 0)
@@ -175,10 +177,19 @@ class Sentences:
         """Indices of the sentences a span [start, end) touches."""
         return range(self.index(start), self.index(max(end - 1, start)) + 1)
 
+    def offsets(self, first: int, last: int) -> tuple[float, float]:
+        """The offsets whose sentence index lies in [first, last]: [lo, hi) (open at the ends
+        of the text, where ``index`` clamps)."""
+        lo = self.starts[first] if 0 < first < len(self.starts) else (-math.inf if first <= 0 else math.inf)
+        hi = self.starts[last + 1] if 0 <= last + 1 < len(self.starts) else (math.inf if last >= 0 else -math.inf)
+        return lo, hi
+
     def paragraph_of(self, offset: int) -> tuple[int, int]:
-        start = self.text.rfind("\n", 0, offset) + 1
-        end = self.text.find("\n", offset)
-        return start, (len(self.text) if end < 0 else end)
+        """The [start, end) of the line holding ``offset``, by bisection over the newlines."""
+        i = bisect.bisect_left(self.newlines, offset)
+        start = self.newlines[i - 1] + 1 if i > 0 else 0
+        end = self.newlines[i] if i < len(self.newlines) else len(self.text)
+        return start, end
 
 
 def spans_to_bio(words: Sequence[tuple[int, int]], spans: Iterable[tuple[int, int, str]]) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Optional
 
 from ..quotemarks import QUOTE_MARKS
 from ..text import Sentences
+from .index import SpanIndex
 from .spans import Mention, PredictedQuote
 
 
@@ -18,15 +19,22 @@ def distance(a, b) -> int:
     return max(b.start - a.end, a.start - b.end, 0)
 
 
-def nearest_cue(q: PredictedQuote, cues: list[Mention], sents: Sentences) -> Optional[Mention]:
+def nearest_cue(q: PredictedQuote, cues: SpanIndex, sents: Sentences) -> Optional[Mention]:
     """The quote's own cue: the nearest cue in the quote's sentence(s), outside the quote."""
     first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
-    near = [c for c in cues if first <= sents.index(c.start) <= last and not (q.start <= c.start < q.end)]
-    return min(near, key=lambda c: distance(q, c), default=None)
+    return nearest_outside(q, cues, *sents.offsets(first, last))
 
 
-def adjacent_cue(q: PredictedQuote, cues: list[Mention], quotes: list[PredictedQuote],
-                 sents: Sentences) -> Optional[Mention]:
+def nearest_outside(q, spans: SpanIndex, lo: float, hi: float):
+    """The span starting in [lo, hi), and not inside the quote, nearest to it (the earlier
+    one on a tie): the nearest before it and the first after it are all there is to compare."""
+    before = spans.last(q.start, lo=lo)
+    near = spans.starting_in(max(lo, before.end - spans.longest), q.start) if before else []
+    after = spans.first(q.end, hi)
+    return min(near + ([after] if after else []), key=lambda c: distance(q, c), default=None)
+
+
+def adjacent_cue(q: PredictedQuote, cues: SpanIndex, quotes: SpanIndex, sents: Sentences) -> Optional[Mention]:
     """For a quote with no cue in its own sentence(s), the cue of the attribution it
     stands against across a sentence boundary, in the same paragraph (or after a colon):
 
@@ -41,23 +49,23 @@ def adjacent_cue(q: PredictedQuote, cues: list[Mention], quotes: list[PredictedQ
     text, blank = sents.text, QUOTE_MARKS + " \n"  # what may stand between a quote and its sentence's edge
     first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
     if not text[sents.bounds[first][0]:q.start].strip(blank):
-        before = max((c for c in cues if sents.index(c.start) == first - 1 and c.end <= q.start),
-                     key=lambda c: c.start, default=None)
+        lo, hi = sents.offsets(first - 1, first - 1)
+        before = cues.last(min(hi, q.start), lo=lo, where=lambda c: c.end <= q.start)
         if before and _joined(text, before.end, q.start, quotes, q):
             return before
     sentence_end = sents.bounds[last][1]
     closes_sentence = not text[q.end:sentence_end].strip(blank)
     if closes_sentence and text[q.start:sentence_end].rstrip(blank).endswith(("?", "!")):
-        after = min((c for c in cues if sents.index(c.start) == last + 1 and c.start >= q.end),
-                    key=lambda c: c.start, default=None)
+        lo, hi = sents.offsets(last + 1, last + 1)
+        after = cues.first(max(lo, q.end), hi)
         if after and _joined(text, q.end, after.start, quotes, q):
             return after
     return None
 
 
-def _joined(text: str, start: int, end: int, quotes: list[PredictedQuote], q: PredictedQuote) -> bool:
+def _joined(text: str, start: int, end: int, quotes: SpanIndex, q: PredictedQuote) -> bool:
     """Whether the gap [start, end) ties a quote to a cue: one paragraph (or a colon and
     a paragraph break, "reports:¶“…”") and no other quote inside it."""
     gap = text[start:end]
     same_paragraph = "\n" not in gap or gap.lstrip().startswith(":")
-    return same_paragraph and not any(o is not q and start <= o.start < end for o in quotes)
+    return same_paragraph and not any(o is not q for o in quotes.starting_in(start, end))

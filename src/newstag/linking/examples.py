@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ..lexicon import NAME_LABELS
 from ..matching import matched_quotes, names_gold_speaker, surname
-from .features import Context
+from .features import Context, Spoken
+from .index import SpanIndex
 from .spans import Mention, Predictions
 
 
@@ -16,12 +17,13 @@ def resolution_and_speaker_groups(linker, doc, speaker_groups: bool = True) -> t
     """(speaker groups, or none when ``speaker_groups`` is False; resolution groups) of one gold document."""
     quotes = sorted(doc.quotes, key=lambda q: q.start)
     gold_spans = Predictions.of_gold(doc)
-    names = [e for e in gold_spans.entities if e.label in NAME_LABELS]
+    names = SpanIndex(e for e in gold_spans.entities if e.label in NAME_LABELS)
+    speakers = SpanIndex(gold_spans.speakers)
     ctx = Context.of(doc.text, gold_spans.cues, gold_spans.quotes)
-    s_groups, r_groups, previous, spoken = [], [], None, []
+    s_groups, r_groups, previous, spoken = [], [], None, Spoken(doc.text)
     for gold, q in zip(quotes, gold_spans.quotes):
         if speaker_groups:
-            cands, rows = linker.candidate_rows(ctx, q, gold_spans.speakers, names, previous)
+            cands, rows = linker.candidate_rows(ctx, q, speakers, names, previous)
             positive = [0] if gold.speaker is None else \
                 [i + 1 for i, (c, _, _) in enumerate(cands) if (c.start, c.end) == (gold.speaker.start, gold.speaker.end)]
             if positive:
@@ -29,7 +31,7 @@ def resolution_and_speaker_groups(linker, doc, speaker_groups: bool = True) -> t
         if gold.speaker is None:
             continue
         chosen = Mention(gold.speaker.start, gold.speaker.end, 1.0, "SPEAKER")
-        has_name = any(chosen.start <= n.start and n.end <= chosen.end for n in names)
+        has_name = bool(names.within(chosen.start, chosen.end))
         if not has_name and doc.entities:
             r_cands, r_rows = linker.resolve_rows(ctx, chosen, names, spoken)
             if gold.speaker_entity is None:
@@ -54,7 +56,8 @@ def speaker_groups_from_predictions(linker, doc, found: Predictions) -> list:
     previous speaker is the right one (teacher forcing), as decoding would have it.
     """
     quotes = sorted(found.quotes, key=lambda q: q.start)
-    names = [e for e in found.entities if e.label in NAME_LABELS] if linker.uses_entities else []
+    names = SpanIndex(e for e in found.entities if e.label in NAME_LABELS) if linker.uses_entities else SpanIndex([])
+    speakers = SpanIndex(found.speakers)
     gold_of = matched_quotes(doc.text, doc.quotes, quotes)
     ctx = Context.of(doc.text, found.cues, quotes, use_scores=True)
     groups, previous = [], None
@@ -63,7 +66,7 @@ def speaker_groups_from_predictions(linker, doc, found: Predictions) -> list:
         if gold is None:  # a spurious quote: no speaker to learn, and it breaks the chain
             previous = None
             continue
-        cands, rows = linker.candidate_rows(ctx, q, found.speakers, names, previous)
+        cands, rows = linker.candidate_rows(ctx, q, speakers, names, previous)
         if gold.speaker is None:
             positive = [0]
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -20,6 +21,7 @@ from ..lexicon import (DETERMINERS, GROUP_PRONOUNS, ORG_NOUNS, PERSON_NOUNS, PER
 from ..matching import surname
 from ..text import Sentences
 from .cues import nearest_cue
+from .index import SpanIndex
 from .spans import Mention, PredictedQuote
 
 WORD_CLASS = ("personal_pronoun", "group_pronoun", "relative_person", "relative_thing", "description",
@@ -45,23 +47,30 @@ def vector(row: dict, names) -> list[float]:
 
 @dataclass
 class Context:
-    """One article as the features read it, with per-span answers cached (asked for many quotes)."""
+    """One article as the features read it: its cues and quotes indexed by offset, and
+    per-span answers cached (asked for many quotes)."""
 
     text: str
     sents: Sentences
     paragraphs: list[int]  # start offsets of paragraphs
-    cues: list[Mention]
-    quotes: list[PredictedQuote]
+    cues: SpanIndex
+    quotes: SpanIndex
     use_scores: bool = False
     cache: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, text, cues, quotes, use_scores=False):
         starts = [0] + [m.end() for m in re.finditer(r"\n\s*", text)]
-        return cls(text, Sentences(text), starts, cues, quotes, use_scores)
+        return cls(text, Sentences(text), starts, SpanIndex(cues), SpanIndex(quotes), use_scores)
 
     def paragraph(self, offset: int) -> int:
         return bisect.bisect_right(self.paragraphs, offset) - 1
+
+    def paragraph_offsets(self, first: int, last: int) -> tuple[float, float]:
+        """The offsets whose paragraph index lies in [first, last]: [lo, hi)."""
+        lo = self.paragraphs[first] if 0 < first < len(self.paragraphs) else (-math.inf if first <= 0 else math.inf)
+        hi = self.paragraphs[last + 1] if 0 <= last + 1 < len(self.paragraphs) else (math.inf if last >= 0 else -math.inf)
+        return lo, hi
 
     def _cached(self, key, compute):
         if key not in self.cache:
@@ -69,7 +78,8 @@ class Context:
         return self.cache[key]
 
     def cue_next_to(self, span: Mention) -> bool:
-        return self._cached(("cue", span.start, span.end), lambda: any(self._cue_beside(span, c) for c in self.cues))
+        return self._cached(("cue", span.start, span.end),
+                            lambda: any(self._cue_beside(span, c) for c in self.cues.near(span.start, span.end, 25)))
 
     def _cue_beside(self, span: Mention, c: Mention) -> bool:
         """A cue within 25 characters of the span, in its paragraph, with no quotation mark between."""
@@ -79,22 +89,50 @@ class Context:
         return len(gap) <= 25 and "\n" not in gap and not any(ch in gap for ch in "“”\"")
 
     def inside_quote(self, span: Mention) -> bool:
-        return self._cached(("quote", span.start, span.end),
-                            lambda: any(q.start <= span.start and span.end <= q.end for q in self.quotes))
+        return self._cached(("quote", span.start, span.end), lambda: bool(self.quotes.covering(span.start, span.end)))
 
-    def holds_any(self, span: Mention, others) -> bool:
+    def holds_any(self, span: Mention, others: SpanIndex) -> bool:
         """Whether any of ``others`` lies inside ``span`` (a speaker phrase holding a name); asked once per span."""
-        return self._cached(("holds", span.start, span.end),
-                            lambda: any(span.start <= o.start and o.end <= span.end for o in others))
+        return self._cached(("holds", span.start, span.end), lambda: bool(others.within(span.start, span.end)))
 
-    def inside_any(self, span: Mention, others) -> bool:
+    def inside_any(self, span: Mention, others: SpanIndex) -> bool:
         """Whether ``span`` lies inside any of ``others`` (a name within a speaker phrase); asked once per span."""
-        return self._cached(("inside", span.start, span.end),
-                            lambda: any(o.start <= span.start and span.end <= o.end for o in others))
+        return self._cached(("inside", span.start, span.end), lambda: bool(others.covering(span.start, span.end)))
 
     def own_cue(self, q: PredictedQuote) -> Optional[Mention]:
         """The quote's own cue (``cues.nearest_cue``), found once per quote."""
         return self._cached(("own cue", q.start, q.end), lambda: nearest_cue(q, self.cues, self.sents))
+
+    def salience(self, names: SpanIndex, name: Optional[str]) -> int:
+        """How many of the article's names share this surname (counted once per article)."""
+        counts = self._cached(("salience",), lambda: Counter(surname(self.text, n) for n in names.spans))
+        return counts[name]
+
+
+class Spoken:
+    """The speakers chosen so far in an article (names, or phrases with no name), asked
+    of each later candidate name: did it, or anyone of its surname, speak before?"""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.spans: list[tuple[int, int]] = []  # sorted
+        self.surnames: set = set()
+        self.longest = 0
+
+    def append(self, m: Mention) -> None:
+        bisect.insort(self.spans, (m.start, m.end))
+        self.longest = max(self.longest, m.end - m.start)
+        self.surnames.add(surname(self.text, m))
+
+    def spoke(self, e: Mention) -> bool:
+        if surname(self.text, e) in self.surnames:
+            return True
+        i = bisect.bisect_left(self.spans, (e.end,)) - 1  # spans starting before e ends
+        while i >= 0 and self.spans[i][0] > e.start - self.longest:
+            if self.spans[i][1] > e.start:
+                return True
+            i -= 1
+        return False
 
 
 def word_class(text: str, prefix: str = "") -> dict:
@@ -133,8 +171,7 @@ def speaker_row(ctx: Context, q: PredictedQuote, c: Optional[Mention], previous_
     sentence_step = 0 if q_first <= cs <= q_last else (cs - q_first if cs < q_first else cs - q_last)
     before = c.end <= q.start
     gap = q.start - c.end if before else c.start - q.end
-    between = sum(1 for o in ctx.quotes
-                  if o is not q and (c.end <= o.start < q.start if before else q.end <= o.start < c.start))
+    between = ctx.quotes.count_starting_in(c.end, q.start) if before else ctx.quotes.count_starting_in(q.end, c.start)
     same_as_previous = previous_speaker is not None and previous_speaker.start < c.end and c.start < previous_speaker.end
     row |= {"before": float(before), "after": float(not before),
             **_steps(sentence_step, SENTENCE_STEPS, "sentences"),
@@ -160,8 +197,7 @@ def cue_side(ctx: Context, q: PredictedQuote, c: Mention) -> dict:
     return {"cue_of_quote": 1.0, "before_cue": float(c.end <= cue.start), "after_cue": float(c.start >= cue.end)}
 
 
-def resolve_row(ctx: Context, s: Mention, e: Optional[Mention], names: list[Mention],
-                previous_entities: list[Mention]) -> list[float]:
+def resolve_row(ctx: Context, s: Mention, e: Optional[Mention], names: SpanIndex, spoken: Spoken) -> list[float]:
     """The features of one (speaker phrase, name) pair; ``e`` None is the "none" option."""
     row = word_class(ctx.text[s.start:s.end], prefix="speaker_")
     if e is None:
@@ -171,15 +207,14 @@ def resolve_row(ctx: Context, s: Mention, e: Optional[Mention], names: list[Ment
     gap_text = ctx.text[e.end:s.start] if before else ""
     name = surname(ctx.text, e)
     row |= {"before": float(before),
-            "log_names_between": math.log1p(sum(1 for n in names if lo <= n.start and n.end <= hi)),
+            "log_names_between": math.log1p(names.count_within(lo, hi)),
             "log_distance": math.log1p(abs(s.start - e.end)) / 8,
             **_steps(ctx.sents.index(s.start) - ctx.sents.index(e.start), RESOLVE_STEPS, "sentences"),
             "per": float(e.label == "PER"), "org": float(e.label == "ORG"),
             "comma_before": float(before and len(gap_text) <= 3 and "," in gap_text),
             "adjacent": float(before and gap_text.strip() == ""),
-            "log_salience": math.log1p(sum(1 for n in names if surname(ctx.text, n) == name)),
-            "spoke_before": float(any(p.start < e.end and e.start < p.end or surname(ctx.text, p) == name
-                                      for p in previous_entities)),
+            "log_salience": math.log1p(ctx.salience(names, name)),
+            "spoke_before": float(spoken.spoke(e)),
             "inside_a_quote": float(ctx.inside_quote(e)),
             "opens_sentence": float(ctx.sents.index(e.start) != ctx.sents.index(max(e.start - 1, 0)))}
     return vector(row, RESOLVE_FEATURES)

@@ -23,10 +23,18 @@ import torch
 from torch import nn
 
 from ..lexicon import NAME_LABELS
-from .features import RESOLVE_FEATURES, SPEAKER_FEATURES, Context, resolve_row, speaker_row
+from .features import RESOLVE_FEATURES, SPEAKER_FEATURES, Context, Spoken, resolve_row, speaker_row
+from .index import SpanIndex
 from .spans import Mention, PredictedQuote, Predictions
 
 PARAGRAPHS_BEFORE, PARAGRAPHS_AFTER = 3, 1
+CANDIDATES_BEFORE, CANDIDATES_AFTER = 32, 24  # per kind; PolNeAR train needs at most 22 and 19
+RESOLVE_BEFORE, RESOLVE_AFTER = 40, 3  # earlier names, and names after the speaker in its sentence
+
+
+def _nearest(spans: SpanIndex, q: PredictedQuote, lo: float, hi: float) -> list:
+    """Spans starting in [lo, hi) outside the quote: the nearest ones before and after it, in text order."""
+    return spans.starting_in(lo, q.start)[-CANDIDATES_BEFORE:] + spans.starting_in(q.end, hi)[:CANDIDATES_AFTER]
 
 
 class Scorer(nn.Module):
@@ -54,33 +62,28 @@ class LearnedLinker(nn.Module):
         self.register_buffer("uses_scores", torch.tensor(0.0))
 
     # ---- candidates ---------------------------------------------------------------
-    def speaker_candidates(self, ctx: Context, q: PredictedQuote, speakers, names):
-        """(candidate, is a SPEAKER span, holds a name) near the quote, outside it."""
+    def speaker_candidates(self, ctx: Context, q: PredictedQuote, speakers: SpanIndex, names: SpanIndex):
+        """(candidate, is a SPEAKER span, holds a name) near the quote, outside it: within
+        the paragraph window, and at most the nearest CANDIDATES_BEFORE / _AFTER of each
+        kind (never reached in news paragraphs; it keeps a one-paragraph book linear)."""
         p = ctx.paragraph(q.start)
-        lo, hi = p - PARAGRAPHS_BEFORE, p + PARAGRAPHS_AFTER
-        out = []
-        for s in speakers:
-            if lo <= ctx.paragraph(s.start) <= hi and not (q.start <= s.start < q.end):
-                out.append((s, True, ctx.holds_any(s, names)))
-        for n in names:
-            if lo <= ctx.paragraph(n.start) <= hi and not (q.start <= n.start < q.end) and not ctx.inside_any(n, speakers):
-                out.append((n, False, True))
+        lo, hi = ctx.paragraph_offsets(p - PARAGRAPHS_BEFORE, p + PARAGRAPHS_AFTER)
+        out = [(s, True, ctx.holds_any(s, names)) for s in _nearest(speakers, q, lo, hi)]
+        out += [(n, False, True) for n in _nearest(names, q, lo, hi) if not ctx.inside_any(n, speakers)]
         return out
 
-    def candidate_rows(self, ctx: Context, q: PredictedQuote, speakers, names, previous):
+    def candidate_rows(self, ctx: Context, q: PredictedQuote, speakers: SpanIndex, names: SpanIndex, previous):
         """The quote's candidates and their feature rows; row 0 is "no speaker"."""
         cands = self.speaker_candidates(ctx, q, speakers, names)
         rows = [speaker_row(ctx, q, None, previous, False, False)] + \
                [speaker_row(ctx, q, c, previous, is_sp, has_name) for c, is_sp, has_name in cands]
         return cands, rows
 
-    def resolve_candidates(self, ctx: Context, s: Mention, names):
-        sent = ctx.sents.index(s.start)
-        before = [n for n in names if n.end <= s.start][-40:]
-        after = [n for n in names if n.start >= s.end and ctx.sents.index(n.start) == sent][:3]
-        return before + after
+    def resolve_candidates(self, ctx: Context, s: Mention, names: SpanIndex):
+        lo, hi = ctx.sents.offsets(ctx.sents.index(s.start), ctx.sents.index(s.start))
+        return names.ending_by(s.start, RESOLVE_BEFORE) + names.starting_in(max(lo, s.end), hi)[:RESOLVE_AFTER]
 
-    def resolve_rows(self, ctx: Context, s: Mention, names, spoken):
+    def resolve_rows(self, ctx: Context, s: Mention, names: SpanIndex, spoken: Spoken):
         cands = self.resolve_candidates(ctx, s, names)
         return cands, [resolve_row(ctx, s, None, names, spoken)] + [resolve_row(ctx, s, e, names, spoken) for e in cands]
 
@@ -91,12 +94,13 @@ class LearnedLinker(nn.Module):
         from .cues import adjacent_cue
 
         self.eval()
-        names = [e for e in found.entities if e.label in NAME_LABELS] if self.uses_entities else []
+        names = SpanIndex(e for e in found.entities if e.label in NAME_LABELS) if self.uses_entities else SpanIndex([])
+        speakers = SpanIndex(found.speakers)
         quotes = found.unlinked_quotes()
         ctx = Context.of(text, found.cues, quotes, use_scores=bool(self.uses_scores))
-        previous, previous_cue, spoken = None, None, []
+        previous, previous_cue, spoken = None, None, Spoken(text)
         for q in quotes:
-            cands, rows = self.candidate_rows(ctx, q, found.speakers, names, previous)
+            cands, rows = self.candidate_rows(ctx, q, speakers, names, previous)
             scores = torch.softmax(self.speaker(torch.tensor(rows)), 0)
             best = int(scores.argmax())
             q.cue = ctx.own_cue(q)

@@ -17,7 +17,8 @@ from typing import Optional
 
 from ..lexicon import NAME_LABELS, RULE_GROUP_WORDS, SINGULAR_PERSON_PRONOUNS
 from ..text import Sentences
-from .cues import adjacent_cue, distance, nearest_cue
+from .cues import adjacent_cue, nearest_cue, nearest_outside
+from .index import SpanIndex
 from .spans import Mention, PredictedQuote, Predictions
 
 
@@ -26,34 +27,35 @@ class RuleLinker:
 
     def __call__(self, text: str, found: Predictions) -> list[PredictedQuote]:
         sents = Sentences(text)
-        names = [e for e in found.entities if e.label in NAME_LABELS]
+        names = {label: SpanIndex(e for e in found.entities if e.label == label) for label in NAME_LABELS}
+        all_names = SpanIndex(e for e in found.entities if e.label in NAME_LABELS)
+        speakers, cues = SpanIndex(found.speakers), SpanIndex(found.cues)
         quotes = found.unlinked_quotes()
+        quote_index = SpanIndex(quotes)
         previous: Optional[PredictedQuote] = None
         for q in quotes:
             first, last = sents.index(q.start), sents.index(max(q.end - 1, q.start))
-            near_speakers = [s for s in found.speakers
-                             if first <= sents.index(s.start) <= last and not (q.start <= s.start < q.end)]
-            q.cue = nearest_cue(q, found.cues, sents)
-            if near_speakers:
-                q.speaker = min(near_speakers, key=lambda s: distance(q, s))
+            q.cue = nearest_cue(q, cues, sents)
+            near_speaker = nearest_outside(q, speakers, *sents.offsets(first, last))
+            if near_speaker:
+                q.speaker = near_speaker
             elif previous and previous.speaker and q.cue is None and sents.index(previous.end - 1) >= first - 2:
                 q.speaker, q.speaker_entity = previous.speaker, previous.speaker_entity
                 q.cue = q.cue or previous.cue
                 previous = q
                 continue
-            elif q.cue is not None and _name_before(q.cue, names, sents):
-                q.speaker = _name_before(q.cue, names, sents)
+            elif q.cue is not None and _name_before(q.cue, all_names, sents):
+                q.speaker = _name_before(q.cue, all_names, sents)
             else:
-                before = [s for s in found.speakers if sents.index(s.start) == first - 1]
+                before = speakers.starting_in(*sents.offsets(first - 1, first - 1))
                 if before:
                     q.speaker = before[-1]
                 else:
                     p_start, _ = sents.paragraph_of(q.start)
-                    candidates = [e for e in names if p_start <= e.start and e.end <= q.start]
-                    q.speaker = candidates[-1] if candidates else None
+                    q.speaker = all_names.last(q.start, lo=p_start, where=lambda e: e.end <= q.start)
             if q.speaker is not None:
-                q.speaker_entity = resolve(text, q.speaker, names)
-            q.cue = q.cue or adjacent_cue(q, found.cues, quotes, sents)
+                q.speaker_entity = resolve(text, q.speaker, names, all_names)
+            q.cue = q.cue or adjacent_cue(q, cues, quote_index, sents)
             previous = q
         return quotes
 
@@ -69,22 +71,22 @@ class RuleLinker:
         return cls()
 
 
-def _name_before(cue: Mention, names: list[Mention], sents: Sentences) -> Optional[Mention]:
+def _name_before(cue: Mention, names: SpanIndex, sents: Sentences) -> Optional[Mention]:
     """The nearest PER/ORG mention before a cue in its sentence ("the union, which warned")."""
-    sentence = sents.index(cue.start)
-    before = [n for n in names if n.end <= cue.start and sents.index(n.start) == sentence]
-    return before[-1] if before else None
+    lo, _ = sents.offsets(sents.index(cue.start), sents.index(cue.start))
+    return names.last(cue.start, lo=lo, where=lambda n: n.end <= cue.start)
 
 
-def resolve(text: str, speaker: Mention, names: list[Mention]) -> Optional[Mention]:
+def resolve(text: str, speaker: Mention, names: dict[str, SpanIndex], all_names: SpanIndex) -> Optional[Mention]:
     """The named mention a non-name speaker refers to; None when the speaker is a name."""
-    if any(speaker.start <= n.start and n.end <= speaker.end for n in names):
+    if all_names.within(speaker.start, speaker.end):
         return None
     words = text[speaker.start:speaker.end].lower().split()
     last = words[-1] if words else ""
     wanted = ("PER",) if last in SINGULAR_PERSON_PRONOUNS else ("ORG",) if last in RULE_GROUP_WORDS else NAME_LABELS
-    before = [n for n in names if n.end <= speaker.start and n.label in wanted]
+    before = [names[label].last(speaker.start, where=lambda n: n.end <= speaker.start) for label in wanted]
+    before = [n for n in before if n is not None]
     if before:
-        return before[-1]
-    after = [n for n in names if n.start >= speaker.end and n.label in wanted]
-    return after[0] if after else None
+        return max(before, key=lambda n: (n.start, n.end))
+    after = [n for n in (names[label].first(speaker.end) for label in wanted) if n is not None]
+    return min(after, key=lambda n: (n.start, n.end), default=None)
