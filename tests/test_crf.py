@@ -1,5 +1,6 @@
 """The CRF layer: its loss is the sequence likelihood, and constrained decoding never emits an invalid BIO sequence."""
 import numpy as np
+import pytest
 import torch
 
 from newstag.crf import IGNORE, allowed_transitions, bio_tags, crf_loss, masked_loss, transition_log_probs, viterbi
@@ -89,3 +90,28 @@ def test_crf_loss_is_the_sequence_negative_log_likelihood_over_labelled_words():
     expected = (nll(emissions[0, [0, 2, 3]], [2, 0, 1]) + nll(emissions[1, [1]], [1])) / 4
     assert torch.isclose(crf_loss(emissions, labels, transitions), expected, atol=1e-5)
     assert crf_loss(emissions, torch.full_like(labels, IGNORE), transitions).item() == 0.0
+
+
+def test_span_marginals_are_the_probability_of_exactly_that_span_under_the_chain():
+    """Forward-backward against summing every valid tag path of a short sentence."""
+    import itertools
+
+    import numpy as np
+
+    from newstag.crf import allowed_starts, allowed_transitions, bio_tags, span_marginals
+    from newstag.text import bio_to_spans
+
+    rng = np.random.default_rng(0)
+    tags = bio_tags(["PER", "ORG"])
+    log_probs, transitions = rng.normal(size=(5, len(tags))), rng.normal(size=(len(tags), len(tags)))
+    allowed, starts = allowed_transitions(tags), allowed_starts(tags)
+    mass, total = {}, 0.0
+    for path in itertools.product(range(len(tags)), repeat=5):
+        if not starts[path[0]] or not all(allowed[a, b] for a, b in zip(path, path[1:])):
+            continue
+        weight = np.exp(sum(log_probs[i, t] for i, t in enumerate(path)) + sum(transitions[a, b] for a, b in zip(path, path[1:])))
+        total += weight
+        for span in bio_to_spans([tags[t] for t in path]):
+            mass[span] = mass.get(span, 0.0) + weight
+    spans = sorted(mass)
+    assert span_marginals(log_probs, tags, transitions, spans) == pytest.approx([mass[s] / total for s in spans])

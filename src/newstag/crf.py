@@ -1,5 +1,5 @@
 """Tag sequences: BIO tag sets, their hard constraints, the counted transition prior,
-the linear-chain CRF loss and Viterbi decoding, side by side.
+the linear-chain CRF loss, Viterbi decoding and span marginals, side by side.
 
 A layer's tags are ``O`` then ``B-X``/``I-X`` per label. Decoding never emits an
 invalid sequence (``I-X`` only after ``B-X`` or ``I-X``). On top of that hard
@@ -82,6 +82,51 @@ def viterbi(log_probs: np.ndarray, tags: list[str], transitions: Optional[np.nda
     for i in range(n_words - 1, 0, -1):
         path.append(int(back[i, path[-1]]))
     return path[::-1]
+
+
+def span_marginals(log_probs: np.ndarray, tags: list[str], transitions: Optional[np.ndarray],
+                   spans: list[tuple[int, int, str]]) -> list[float]:
+    """P(exactly this span with this label) for each word span (first, last_exclusive,
+    label), under the chain that ``viterbi`` decodes (same constraints and transitions):
+    B-label on the first word, I-label on the rest, and the next word not I-label.
+
+    Forward-backward in log space: alpha[i, t] scores every path prefix ending in tag t at
+    word i, beta[i, t] every suffix after it; a span's paths are those through its tags.
+    """
+    n_words = len(log_probs)
+    if not spans:
+        return []
+    forbidden, start_penalty = _penalties(tuple(tags))
+    pair = forbidden + (transitions if transitions is not None else 0.0)
+    unary = log_probs.astype(np.float64)
+    alpha = np.empty_like(unary)
+    beta = np.zeros_like(unary)
+    alpha[0] = unary[0] + start_penalty
+    for i in range(1, n_words):
+        alpha[i] = _logsumexp(alpha[i - 1][:, None] + pair, axis=0) + unary[i]
+    for i in range(n_words - 2, -1, -1):
+        beta[i] = _logsumexp(pair + (unary[i + 1] + beta[i + 1])[None, :], axis=1)
+    log_z = _logsumexp(alpha[-1], axis=0)
+    index = {t: k for k, t in enumerate(tags)}
+    out = []
+    for a, b, label in spans:
+        first, inside = index[f"B-{label}"], index[f"I-{label}"]
+        score = alpha[a, first] + sum(pair[first if i == a + 1 else inside, inside] + unary[i, inside] for i in range(a + 1, b))
+        if b < n_words:
+            last = first if b == a + 1 else inside
+            after = pair[last] + unary[b] + beta[b]
+            after[inside] = -np.inf  # the span ends here
+            score += _logsumexp(after, axis=0)
+        out.append(float(np.exp(min(score - log_z, 0.0))))
+    return out
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    """log(sum(exp(x))) along an axis, -inf where every term is -inf."""
+    top = np.max(x, axis=axis, keepdims=True)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.squeeze(safe, axis=axis) + np.log(np.sum(np.exp(x - safe), axis=axis))
 
 
 def masked_loss(logits, labels):

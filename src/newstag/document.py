@@ -22,6 +22,7 @@ class Span(BaseModel):
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     text: Optional[str] = None
+    score: Optional[float] = None  # predictions only: P(this span is exactly right), calibration.py
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -32,7 +33,6 @@ class Span(BaseModel):
 
 class Entity(Span):
     label: str
-    score: Optional[float] = None
 
 
 class Quote(Span):
@@ -40,7 +40,7 @@ class Quote(Span):
     cue: Optional[Span] = None
     speaker: Optional[Span] = None
     speaker_entity: Optional[Span] = None
-    score: Optional[float] = None
+    speaker_score: Optional[float] = None  # predictions only: P(the speaker is right)
 
 
 class Document(BaseModel):

@@ -148,9 +148,16 @@ def quote_scores(pairs) -> dict:
     }
 
 
-def evaluate(gold: list[Document], pred: list[Document]) -> dict:
+def evaluate(gold: list[Document], pred: list[Document], scores: bool = False) -> dict:
+    """The report; with ``scores``, also how well the predictions' scores are calibrated
+    (calibration.figures: ECE, AUROC, precision of scores >= 0.9, per kind)."""
     pairs = pair_documents(gold, pred)
-    return {"documents": len(pairs), "entities": entity_scores(pairs), "quotes": quote_scores(pairs)}
+    report = {"documents": len(pairs), "entities": entity_scores(pairs), "quotes": quote_scores(pairs)}
+    if scores:
+        from .calibration import figures, pooled_examples
+
+        report["calibration"] = figures(pooled_examples(pairs))
+    return report
 
 
 def headline(report: dict) -> dict:
@@ -191,4 +198,13 @@ def to_markdown(report: dict, title: str = "newstag evaluation") -> str:
                   "| gold quotes by category | n | found % | right speaker % |", "|---|---:|---:|---:|"]
         for c, r in q["recall_by_category"].items():
             lines.append(f"| {c} | {r['gold']} | {r['found']:.2f} | {r['attributed']:.2f} |")
+    if report.get("calibration"):
+        lines += ["", "## Scores (what each means: src/newstag/calibration.py)", "",
+                  "| score | scored | right % | ECE | AUROC | scored >= 0.9 | their precision (95 % interval) |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for kind, r in report["calibration"].items():
+            high = r["at_least_0.9"]
+            interval = f"{high['precision']:.2f} ({high['interval'][0]:.2f}–{high['interval'][1]:.2f})" if high["count"] else "–"
+            auroc = "–" if r["auroc"] is None else f"{r['auroc']:.3f}"
+            lines.append(f"| {kind} | {r['examples']} | {r['right']:.2f} | {r['ece']:.3f} | {auroc} | {high['count']} | {interval} |")
     return "\n".join(lines) + "\n"

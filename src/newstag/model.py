@@ -27,7 +27,7 @@ from torch import nn
 
 from . import __version__
 from .config import ModelConfig
-from .crf import CRF, bio_tags, masked_loss, viterbi
+from .crf import CRF, bio_tags, masked_loss, span_marginals, viterbi
 from .document import LAYERS
 from .labels import layer_labels
 from .text import N_SHAPES, SHAPES, bio_to_spans
@@ -189,11 +189,15 @@ class NewstagModel(nn.Module):
         return self.crfs[layer](logits, labels) if self.crfs is not None else masked_loss(logits, labels)
 
     def decode(self, layer: str, log_probs: np.ndarray) -> list[tuple[int, int, str, float]]:
-        """Word spans (first, last_exclusive, label, mean probability) of the best valid tag path."""
+        """Word spans (first, last_exclusive, label, score) of the best valid tag path; the
+        score is the span's marginal probability under the same chain (the CRF's, or the
+        softmax with the counted prior): P(exactly this span, with this label)."""
         tags = self.tags[layer]
-        path = viterbi(log_probs, tags, self.transition_scores(layer))
-        probs = np.exp(log_probs[np.arange(len(path)), path]) if path else np.zeros(0)
-        return [(a, b, label, float(probs[a:b].mean())) for a, b, label in bio_to_spans([tags[i] for i in path])]
+        transitions = self.transition_scores(layer)
+        path = viterbi(log_probs, tags, transitions)
+        spans = bio_to_spans([tags[i] for i in path])
+        scores = span_marginals(log_probs, tags, transitions, spans)
+        return [(a, b, label, score) for (a, b, label), score in zip(spans, scores)]
 
     def configure_optimizer(self, training):
         """AdamW: the pretrained encoder at ``lr_encoder``, everything fresh (shape embedding,

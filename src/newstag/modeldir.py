@@ -4,7 +4,8 @@
     model.safetensors    the tagger's weights
     tokenizer files      as the encoder's tokenizer saves them
     linker.safetensors   the learned linker, when the model has one
-    manifest.json        written last: format version and every file above with its SHA-256
+    manifest.json        written last: format version and every file above with its SHA-256;
+                         later, the score maps fitted on dev (calibration.py), per backend
     checkpoint/          only while training is unfinished (checkpoint.py); never beside a manifest
 
 Any tool that reads ``save_pretrained`` directories can open one. A directory is
@@ -160,6 +161,22 @@ def write_manifest(directory: Path, files: list[str], format_version: int) -> No
     manifest = {"format_version": format_version, "newstag_version": __version__,
                 "files": {name: sha256_of(directory / name) for name in sorted(files)}}
     write_text(directory / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def write_calibration(directory, maps: dict, fitted_on: list[str], backend: str = "torch") -> None:
+    """Store a backend's score maps (calibration.py) in the manifest; the files it lists are unchanged."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    manifest.setdefault("calibration", {})[backend] = {"maps": maps, "fitted_on": fitted_on}
+    write_text(directory / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def read_calibration(directory, backend: str = "torch") -> dict:
+    """A backend's score maps from the manifest; {} for a model never calibrated."""
+    directory = Path(directory)
+    if not (directory / MANIFEST).is_file():
+        return {}
+    return read_manifest(directory).get("calibration", {}).get(backend, {}).get("maps", {})
 
 
 def read_manifest(directory: Path) -> dict:

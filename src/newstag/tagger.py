@@ -58,7 +58,9 @@ class TorchBackend:
 class Tagger:
     """A loaded model (and its linker), callable on text or documents."""
 
-    def __init__(self, model, tokenizer, device: str = "auto", linker=None, window_batch_size: int = WINDOW_BATCH_SIZE):
+    def __init__(self, model, tokenizer, device: str = "auto", linker=None, window_batch_size: int = WINDOW_BATCH_SIZE,
+                 calibration: dict | None = None):
+        self.calibration = calibration or {}  # kind -> calibration.PlattMap; {}: raw scores
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -67,12 +69,16 @@ class Tagger:
         self.backend = TorchBackend(self.model, self.device)
 
     @classmethod
-    def load(cls, path, device: str = "auto", linker: str | None = None) -> "Tagger":
-        """``linker``: "rule" or "learned"; by default the one the model was trained with."""
+    def load(cls, path, device: str = "auto", linker: str | None = None, calibrated: bool = True) -> "Tagger":
+        """``linker``: "rule" or "learned"; by default the one the model was trained with.
+        ``calibrated``: map scores with the calibration stored in the model directory, if any."""
+        from . import calibration
         from .model import NewstagModel
+        from .modeldir import read_calibration
 
         model, tokenizer = NewstagModel.from_pretrained(path)
-        return cls(model, tokenizer, device, load_linker(linker or model.spec.model.linker, path))
+        maps = calibration.from_json(read_calibration(path)) if calibrated else {}
+        return cls(model, tokenizer, device, load_linker(linker or model.spec.model.linker, path), calibration=maps)
 
     @property
     def spec(self):
@@ -120,7 +126,13 @@ class Tagger:
         return found
 
     def postprocess(self, doc: Document, found: Predictions) -> Document:
-        return found.with_quotes(self.linker(doc.text, found)).to_document(doc)
+        """Link, and write the document; scores through the calibration maps when there are any."""
+        out = found.with_quotes(self.linker(doc.text, found)).to_document(doc)
+        if self.calibration:
+            from .calibration import apply
+
+            out = apply(out, self.calibration)
+        return out
 
     # ---- the calls ----------------------------------------------------------------
     def spans(self, docs: list[Document]) -> list[Predictions]:

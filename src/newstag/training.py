@@ -6,7 +6,7 @@ article into labelled subword windows, draw each epoch's examples by corpus weig
 train with AdamW, score the dev corpora after each epoch and write a checkpoint
 (checkpoint.py: weights, optimizer, schedule, random states, the best epoch's model);
 at the end (for a learned linker on predicted spans) refit the linker on the tagger's
-own spans, and promote the best model to OUTPUT. ``train(..., resume=True)`` continues
+own spans, fit the score maps on dev (calibration.py), and promote the best model to OUTPUT. ``train(..., resume=True)`` continues
 an unfinished run from its checkpoint and ends with the weights an uninterrupted run
 would have.
 
@@ -38,6 +38,7 @@ from .document import LAYERS, Document
 from .evaluation import evaluate, headline, selection_score
 from .files import write_text
 from .labels import corpus_statistics, layer_spans
+from .calibration import calibrate_model
 from .linking import linker_class
 from .model import ModelSpec, NewstagModel, load_encoder
 from .runtime import autocast_for, pick_device
@@ -265,6 +266,14 @@ def train(config: RunConfig, output: Path, progress=True, log=print, resume: boo
             best_report = refit
             summary["dev"] = {n: headline(r) for n, r in refit.items()}
             log(f"dev with the refitted linker: {summary['dev']}")
+    if dev_sets:
+        # Scores mean what calibration.py says once mapped by what dev shows; the maps go in
+        # the manifest of the model about to be promoted (a cut run redoes this on --resume).
+        figures = calibrate_model(checkpoint.best_dir(output), dev_sets, device=str(device))
+        summary["calibration_dev"] = {kind: {"ece_raw": figures["raw"][kind]["ece"],
+                                             "ece_calibrated": figures["calibrated"][kind]["ece"]}
+                                      for kind in figures["raw"]}
+        log(f"scores calibrated on dev: {summary['calibration_dev']}")
     metrics.write(event="end", **summary)
     if best_report:
         write_text(output / "dev_report.json", json.dumps(best_report, indent=2))

@@ -104,9 +104,10 @@ class LearnedLinker(nn.Module):
             scores = torch.softmax(self.speaker(torch.tensor(rows)), 0)
             best = int(scores.argmax())
             q.cue = ctx.own_cue(q)
+            q.speaker_score = float(scores[best])
             if best:
                 chosen, _, has_name = cands[best - 1]
-                q.speaker, q.speaker_score = chosen, float(scores[best])
+                q.speaker = chosen
                 if q.cue is None and previous is chosen:  # a continued quote keeps its attribution's cue
                     q.cue = previous_cue
                 q.speaker_entity = None if has_name else self._resolve(ctx, chosen, names, spoken)

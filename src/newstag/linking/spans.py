@@ -32,7 +32,7 @@ class PredictedQuote:
     cue: Optional[Mention] = None
     speaker: Optional[Mention] = None
     speaker_entity: Optional[Mention] = None
-    speaker_score: Optional[float] = None  # the learned linker's probability for its choice
+    speaker_score: Optional[float] = None  # the learned linker's probability for its choice (a speaker, or none)
 
 
 @dataclass
@@ -66,11 +66,13 @@ class Predictions:
         def score(value):
             return round(value, 4) if rounded else value
 
-        def span(m):
-            return None if m is None else Span(start=m.start, end=m.end)
+        def span(m, scored=True):
+            return None if m is None else Span(start=m.start, end=m.end, score=score(m.score) if scored else None)
 
         return Document(
             id=doc.id, text=doc.text, meta=doc.meta, layers=list(self.layers),
             entities=[Entity(start=e.start, end=e.end, label=e.label, score=score(e.score)) for e in self.entities],
             quotes=[Quote(start=q.start, end=q.end, kind=q.kind, score=score(q.score), cue=span(q.cue),
-                          speaker=span(q.speaker), speaker_entity=span(q.speaker_entity)) for q in self.quotes])
+                          speaker=span(q.speaker), speaker_entity=span(q.speaker_entity, scored=False),
+                          speaker_score=None if q.speaker_score is None else score(q.speaker_score))
+                    for q in self.quotes])
