@@ -40,3 +40,16 @@ def test_data_check_reports_an_empty_file(tmp_path):
     empty.write_text("\n")
     problems, _ = check_files([str(empty)], ["PER"])
     assert problems == [f"{empty}: no documents"]
+
+
+def test_data_check_refuses_a_relative_pronoun_whose_clause_closed_before_the_cue(tmp_path):
+    """ "which" speaks only the verb of its own clause; after the clause the head noun phrase does."""
+    closed = compile_article("closed", 'The {ORG Dockers Union}, <s1 ref="Dockers Union">which</s1> represents 900 men, '
+                                       '<c1>said</c1> <q1 indirect>that the strike would go on</q1>.')
+    own = compile_article("own", 'The {ORG Dockers Union}, <s1 ref="Dockers Union">which</s1> <c1>warned</c1> '
+                                 '<q1 indirect>that the strike would go on</q1>.')
+    path = tmp_path / "relative.jsonl"
+    write_jsonl([closed, own], path)
+    problems, _ = check_files([str(path)], ["ORG"])
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:1: closed: quotes[0].speaker 'which': a relative pronoun whose clause closes")

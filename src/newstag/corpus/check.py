@@ -3,7 +3,8 @@
 Beyond the format itself (offsets in range, span text matching, valid fields), a
 corpus must have: no overlapping spans within a layer, only known entity labels,
 every ``speaker_entity`` on an entity mention, kinds that agree with the quotation
-marks, and no document in two splits.
+marks, no relative pronoun as the speaker of a cue its clause does not hold, and no
+document in two splits.
 """
 from __future__ import annotations
 
@@ -45,10 +46,26 @@ def check_document(doc: Document, labels: set[str]) -> list[str]:
             kind_problem(q.text, q.kind, ends_paragraph=not rest or rest.startswith("\n"))
         if p:
             problems.append(f"quotes[{i}] {q.text[:40]!r}: {p}")
+        p = closed_relative_clause(doc.text, q)
+        if p:
+            problems.append(f"quotes[{i}].speaker {q.speaker.text!r}: {p}")
         if q.speaker_entity is not None and "entities" in doc.layers and \
                 (q.speaker_entity.start, q.speaker_entity.end) not in mentions:
             problems.append(f"quotes[{i}].speaker_entity {q.speaker_entity.text!r} is not an entity mention")
     return problems
+
+
+def closed_relative_clause(text: str, q) -> str | None:
+    """A relative pronoun is the speaker only when the cue is the verb of its own clause
+    ("the union, which warned that ..."). When the clause closes before the cue ("the
+    union, which represents dockers, said ..."), the source of the cue is the head noun
+    phrase with its clause (data/README.md)."""
+    s, c = q.speaker, q.cue
+    if s is None or c is None or c.start < s.end or text[s.start:s.end].lower() not in RELATIVE_PERSON | RELATIVE_THING:
+        return None
+    if "," in text[s.end:c.start]:
+        return "a relative pronoun whose clause closes before the cue; the speaker is the noun phrase it belongs to"
+    return None
 
 
 def is_transcript_answer(text: str, q) -> bool:
