@@ -20,7 +20,7 @@ ARTICLES = {
 
 <q1 direct>"This is the biggest decision we have taken in a generation,"</q1> <c1>said</c1> <s1>council leader {PER Harriet Okonjo}</s1>.
 
-The {ORG Green Party}, <s2 ref="Green Party">which</s2> opposed the plan, <c2>argued</c2> <q2 indirect>that the money should go to buses</q2>.""",
+<s2>The {ORG Green Party}, which opposed the plan</s2>, <c2>argued</c2> <q2 indirect>that the money should go to buses</q2>.""",
     "t3": """Drought cuts harvest in {LOC Punjab}
 
 {LOC NEW DELHI}, Sept 14 ({ORG Reuters}) – <q1 indirect>Wheat output in {LOC Punjab} will fall by a fifth this year</q1>, <s1>the {ORG Ministry of Agriculture}</s1> <c1>said</c1> on Thursday.
