@@ -37,13 +37,27 @@ def test_the_corpus_is_as_large_and_as_hard_as_promised(checked):
     stats = corpus_stats(docs_by_file).values()
     total = lambda key: sum(s[key] for s in stats)  # noqa: E731
     case = lambda name: sum(s["hard_cases"].get(name, 0) for s in stats)  # noqa: E731
-    assert total("documents") >= 300
+    assert total("documents") >= 500
     assert total("entity_mentions") >= 8000
     assert total("quotes") >= 1500
     not_direct = sum(s["quote_kinds"].get("indirect", 0) + s["quote_kinds"].get("mixed", 0) for s in stats)
     assert not_direct >= 0.4 * total("quotes")
     assert case("speaker outside the quote's sentence") >= 200
     assert case("pronoun or description speaker") >= 100
+
+
+def test_the_corpus_has_the_rates_real_news_has(checked):
+    """v2's promise (data/README.md): real-news rates, not one of each device per article."""
+    _, docs_by_file = checked
+    docs = [d for docs in docs_by_file.values() for d in docs]
+    quotes = [q for d in docs for q in d.quotes]
+    cues = [q.cue.text.lower() for q in quotes if q.cue]
+    lengths = [len(d.text.split()) for d in docs]
+    assert 0.10 <= sum(not d.quotes for d in docs) / len(docs) <= 0.20
+    assert min(lengths) <= 100 and max(lengths) >= 2000
+    assert cues.count("according to") <= 0.03 * len(cues)
+    assert sum(q.speaker is None for q in quotes) >= 0.05 * len(quotes)
+    assert sum(len(q.text.split()) > 40 for q in quotes) >= 0.05 * len(quotes)
 
 
 def test_dev_is_about_a_tenth_of_the_training_pool_and_has_every_topic(checked):
