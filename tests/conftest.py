@@ -1,4 +1,5 @@
 """Shared fixtures: a few original articles in markup, and a tiny random model config."""
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,32 @@ def tiny_model(tmp_path_factory, corpus_files):
     out = tmp_path_factory.mktemp("model") / "tiny"
     train(load_config(tiny_config(corpus_files, epochs=2)), out, progress=False, log=lambda m: None)
     return out
+
+
+def predict(model, *args, input=None):
+    """`newstag predict --model MODEL ARGS...` in-process; the click Result."""
+    from typer.testing import CliRunner
+
+    from newstag.cli import app
+
+    return CliRunner().invoke(app, ["predict", "--model", str(model), *map(str, args)], input=input)
+
+
+@contextmanager
+def interrupted_at_batch(n: int):
+    """Inside the block, `predict` stops at its n-th batch as Ctrl-C or SIGTERM would stop it."""
+    from newstag.predicting import PredictRun
+
+    tag, calls = PredictRun._tag, []
+
+    def stop(self, batch):
+        calls.append(batch)
+        if len(calls) == n:
+            raise KeyboardInterrupt  # what Ctrl-C or SIGTERM raises in the loop
+        return tag(self, batch)
+
+    PredictRun._tag = stop
+    try:
+        yield
+    finally:
+        PredictRun._tag = tag

@@ -150,7 +150,7 @@ def test_in_one_endless_paragraph_a_quote_weighs_only_its_nearest_candidates():
 
     from newstag.linking import learned
     from newstag.linking.features import Context
-    from newstag.linking.index import SpanIndex
+    from newstag.spanindex import SpanIndex
 
     sentence = "Ana Ruiz spoke. "
     text = sentence * 200 + "“We hold,” she said. " + sentence * 200

@@ -10,11 +10,10 @@ from typer.testing import CliRunner
 from newstag.cli import app
 from newstag.document import write_jsonl
 
+from conftest import interrupted_at_batch, predict
+
 runner = CliRunner()
 
-
-def predict(model, *args, input=None):
-    return runner.invoke(app, ["predict", "--model", str(model), *map(str, args)], input=input)
 
 
 def ids(path):
@@ -144,26 +143,15 @@ def test_set_up_errors_are_one_line_and_exit_2(tiny_model, records, tmp_path):
 
 
 def test_an_interrupted_run_resumes_to_the_same_output(tiny_model, tmp_path, monkeypatch):
-    from newstag.predicting import PredictRun
-
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps({"id": f"a{i}", "text": f"Article {i} in Lima."}) + "\n" for i in range(7)))
     whole = tmp_path / "whole.jsonl"
     assert predict(tiny_model, path, "-o", whole, "--batch-size", "2").exit_code == 0
     out = tmp_path / "out.jsonl"
-    tag, calls = PredictRun._tag, []
-
-    def stop_at_the_third_batch(self, batch):
-        calls.append(len(batch))
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # what Ctrl-C or SIGTERM raises in the loop
-        return tag(self, batch)
-
-    monkeypatch.setattr(PredictRun, "_tag", stop_at_the_third_batch)
-    result = predict(tiny_model, path, "-o", out, "--batch-size", "2")
+    with interrupted_at_batch(3):
+        result = predict(tiny_model, path, "-o", out, "--batch-size", "2")
     assert result.exit_code == 130 and "--resume" in result.stderr
     assert not out.exists() and len((tmp_path / "out.jsonl.partial").read_text().splitlines()) == 4
-    monkeypatch.setattr(PredictRun, "_tag", tag)
     result = predict(tiny_model, path, "-o", out, "--batch-size", "2", "--resume")
     assert result.exit_code == 0, result.output
     assert out.read_text() == whole.read_text()
@@ -255,3 +243,50 @@ def test_sigterm_stops_a_feed_cleanly_and_keeps_what_was_written(tiny_model, tmp
     assert proc.returncode == 130, stderr.decode()
     assert "--resume" in stderr.decode() and "Traceback" not in stderr.decode()
     assert [json.loads(line)["id"] for line in partial.read_text().splitlines()] == ["a0", "a1", "a2"]
+
+
+def test_the_shards_of_a_run_take_every_record_exactly_once_by_its_position_over_all_inputs(tiny_model, tmp_path):
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("".join(json.dumps({"id": f"a{i}", "text": f"Article {i} in Lima."}) + "\n" for i in range(4)))
+    second.write_text("".join(json.dumps({"id": f"a{i}", "text": f"Article {i} in Lima."}) + "\n" for i in range(4, 7)))
+    every = [f"a{i}" for i in range(7)]
+    shards = []
+    for k in range(3):
+        result = predict(tiny_model, first, second, "--shard", f"{k}/3")
+        assert result.exit_code == 0, result.output
+        shards.append([json.loads(line)["id"] for line in result.stdout.splitlines()])
+    assert shards == [every[k::3] for k in range(3)]
+    assert sorted(sum(shards, [])) == every
+
+
+@pytest.mark.parametrize("shard", ["3/2", "2/2", "a/b", "1/0", "-1/2", "1", "1/2/3"])
+def test_a_shard_that_is_not_k_of_n_is_a_usage_error(tiny_model, records, shard):
+    result = predict(tiny_model, records, "--shard", shard)
+    assert result.exit_code == 2 and "--shard" in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_an_interrupted_shard_resumes_to_the_same_output(tiny_model, tmp_path, monkeypatch):
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps({"id": f"a{i}", "text": f"Article {i} in Lima."}) + "\n" for i in range(11)))
+    whole = tmp_path / "whole.jsonl"
+    assert predict(tiny_model, path, "-o", whole, "--batch-size", "2", "--shard", "1/2").exit_code == 0
+    assert ids(whole) == ["a1", "a3", "a5", "a7", "a9"]
+    out = tmp_path / "out.jsonl"
+    with interrupted_at_batch(2):
+        result = predict(tiny_model, path, "-o", out, "--batch-size", "2", "--shard", "1/2")
+    assert result.exit_code == 130
+    assert ids(tmp_path / "out.jsonl.partial") == ["a1", "a3"]
+    result = predict(tiny_model, path, "-o", out, "--batch-size", "2", "--shard", "1/2", "--resume")
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == whole.read_text()
+
+
+def test_a_model_that_will_not_load_leaves_no_partial_output(tmp_path):
+    """The model is loaded before the output is opened: the next run is not told to --resume."""
+    article = tmp_path / "a.txt"
+    article.write_text("Ana Ruiz said so.")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["predict", "--model", str(tmp_path / "no-model"), str(article), "-o", str(out)])
+    assert result.exit_code == 2 and "no such model directory" in result.stderr
+    assert list(tmp_path.iterdir()) == [article]

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings, strategies as st
 
-from newstag.linking.index import SpanIndex
+from newstag.spanindex import SpanIndex
 
 
 @dataclass(frozen=True)

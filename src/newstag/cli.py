@@ -1,4 +1,4 @@
-"""The command line: ``newstag train | evaluate | predict | data ...``."""
+"""The command line: ``newstag train | evaluate | predict | tables | quotes | data ...``."""
 from __future__ import annotations
 
 import json
@@ -73,7 +73,8 @@ def evaluate(
     model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
     data: Path = typer.Option(..., "--data", "-d", help="gold documents"),
     data_format: str = typer.Option("jsonl", help="jsonl, conll, brat, label-studio, markup"),
-    report: Optional[Path] = typer.Option(None, help="write report.json and report.md here"),
+    report: Optional[Path] = typer.Option(None, help="write report.json, report.md and report.html (one offline page "
+                                                     "with charts and the worst documents) here"),
     batch_size: int = typer.Option(16, min=1),
     device: str = typer.Option("auto"),
     linker: Optional[str] = typer.Option(None, help="rule or learned (default: the model's own)"),
@@ -90,15 +91,26 @@ def evaluate(
     tagger = _load_tagger(model, device, linker)
     preds = list(tagger.pipe(gold, batch_size=batch_size))
     try:
-        result = score(gold, preds)
+        result = score(gold, preds, scores=True)
     except ValueError as exc:
         fail(f"{data}: {exc}")
     result["model"], result["data"] = str(model), str(data)
     markdown = to_markdown(result, f"newstag evaluation: {model} on {data}")
     if report:
+        from .files import write_text
+        from .report import ReportError, render_report
+
+        try:
+            page = render_report(result, gold, preds, model_dir=model, title=f"newstag evaluation: {model.name} on {data.name}")
+        except ReportError as exc:
+            fail(str(exc))
         report.mkdir(parents=True, exist_ok=True)
-        (report / "report.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-        (report / "report.md").write_text(markdown, encoding="utf-8")
+        write_text(report / "report.json", json.dumps(result, indent=2))
+        write_text(report / "report.md", markdown)
+        write_text(report / "report.html", page)
+        from .modelcard import record_evaluation
+
+        record_evaluation(model, str(data), result)  # the model card (MODEL/README.md) shows these figures too
     _print_report(result)
 
 
@@ -134,7 +146,8 @@ def predict(
     model: Path = typer.Option(..., "--model", "-m"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default stdout); written as "
                                           "OUTPUT.partial and renamed when the run completes"),
-    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl or pretty"),
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl; pretty (who said what, as text); html (one "
+                               "page); label-studio (tasks with pre-annotations); spacy (a DocBin; needs --output)"),
     input_format: str = typer.Option("auto", help="auto (JSONL by extension; stdin by its first line), text or jsonl"),
     batch_size: int = typer.Option(8, min=1, help="articles per batch"),
     device: str = typer.Option("auto"),
@@ -142,23 +155,100 @@ def predict(
     resume: bool = typer.Option(False, help="continue an interrupted run from OUTPUT.partial"),
     errors: Optional[Path] = typer.Option(None, help="write every rejected record with its reason here (JSONL)"),
     max_chars: int = typer.Option(MAX_CHARS, min=1, help="reject a record longer than this"),
+    shard: Optional[str] = typer.Option(None, help="K/N: tag only the records at positions K, K+N, K+2N ... of all "
+                                                   "inputs (one job of an array of N; 0 <= K < N)"),
 ):
-    """Tag articles; write the interchange JSONL, or who said what for a person to read."""
-    from .modeldir import ModelDirError
+    """Tag articles; write the interchange JSONL, who said what for a person to read, an HTML
+    page, Label Studio tasks or a spaCy DocBin."""
     from .predicting import PredictRun
-    from .reading import InputError
+    from .reading import InputError, parse_shard
     from .writing import OutputError
 
-    if format not in ("jsonl", "pretty"):
-        fail(f"--format {format!r}: use jsonl or pretty")
     if resume and output is None:
         fail("--resume needs --output: only a file output can be continued")
     try:
-        run = PredictRun(inputs or [], output, input_format, errors, resume, max_chars)
-        run.tagger = _load_tagger(model, device, linker)
-    except (InputError, OutputError, ModelDirError) as exc:
+        shard_of = parse_shard(shard) if shard is not None else (0, 1)
+    except ValueError as exc:
         fail(str(exc))
-    raise typer.Exit(run.tag_all(format, batch_size, report=lambda m: typer.echo(m, err=True)))
+    tagger = _load_tagger(model, device, linker)  # first: a model that will not load leaves no OUTPUT.partial behind
+    try:
+        run = PredictRun(inputs or [], output, input_format, errors, resume, max_chars, shard_of, format=format)
+    except (InputError, OutputError) as exc:
+        fail(str(exc))
+    run.tagger = tagger
+    raise typer.Exit(run.tag_all(batch_size, report=lambda m: typer.echo(m, err=True)))
+
+
+@app.command(epilog="Exit status: 0 every record written; 2 a usage or set-up error (nothing written); "
+                    "3 some records rejected (each reported, the rest written).")
+def tables(
+    inputs: List[str] = typer.Argument(..., help="predicted (or gold) documents: JSONL files (also .gz), "
+                                                 "or - for stdin"),
+    out: Path = typer.Option(..., "--out", help="folder to write quotes.parquet and entities.parquet into"),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="the model that made the predictions: "
+                                         "its weights' SHA-256 is stored in every row"),
+):
+    """Write documents as two Parquet tables, quotes and entities, for DuckDB, pandas or Spark."""
+    from .archive import ArchiveError, tables_from_inputs
+    from .modeldir import ModelDirError
+    from .reading import InputError
+
+    try:
+        rejected = tables_from_inputs(inputs, out, model, report=lambda m: typer.echo(m, err=True))
+    except (ArchiveError, InputError, ModelDirError) as exc:
+        fail(str(exc))
+    raise typer.Exit(3 if rejected else 0)
+
+
+@app.command()
+def quotes(
+    table: Path = typer.Argument(..., help="a folder written by `newstag tables`, or its quotes.parquet"),
+    top: int = typer.Option(10, min=1, help="how many speakers to list"),
+    speaker: Optional[str] = typer.Option(None, help="print this speaker's quotes (a name or part of one)"),
+):
+    """The most quoted speakers of a quotes table (quotes, articles); with --speaker, their quotes."""
+    from .archive import ArchiveError, read_quotes, speaker_report, top_speakers_report
+
+    try:
+        quotes_table = read_quotes(table)
+    except ArchiveError as exc:
+        fail(str(exc))
+    if speaker is None:
+        typer.echo(top_speakers_report(quotes_table, top))
+        return
+    found = speaker_report(quotes_table, speaker)
+    typer.echo(found if found is not None else f"no speaker named {speaker!r} in {table}")
+
+
+@app.command()
+def calibrate(
+    model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
+    data: List[Path] = typer.Option(..., "--data", "-d", help="gold documents to fit on: dev, never test (JSONL)"),
+    device: str = typer.Option("auto"),
+):
+    """Fit the score maps on gold data and store them in the model's manifest.
+
+    Training does this on its dev sets; run it again after fit-linker, or to calibrate on
+    your own dev data. Prints each score's expected calibration error before and after.
+    """
+    from .calibration import calibrate_model
+    from .document import read_jsonl
+    from .modeldir import ModelDirError
+
+    try:
+        gold_sets = {str(f): read_jsonl(f) for f in data}
+    except (OSError, ValueError) as exc:  # FormatError names file, line and field
+        fail(str(exc))
+    if not any(gold_sets.values()):
+        fail("no documents to calibrate on")
+    try:
+        figures = calibrate_model(model, gold_sets, device=device)
+    except (ModelDirError, RuntimeError) as exc:
+        fail(str(exc))
+    for kind, raw in figures["raw"].items():
+        after = figures["calibrated"][kind]
+        typer.echo(f"{kind}: {raw['examples']} scored, ECE {raw['ece']:.3f} -> {after['ece']:.3f}, "
+                   f"AUROC {raw['auroc']}")
 
 
 @app.command("fit-linker")
@@ -196,6 +286,20 @@ def fit_linker(
     tagger.model.spec = spec.model_copy(update={"model": spec.model.model_copy(update={"linker": "learned"})})
     tagger.model.save_pretrained(model, tagger.tokenizer, linker=linker)
     typer.echo(json.dumps({"model": str(model), **stats}))
+    typer.echo(f"scores are raw until the model is calibrated again: newstag calibrate --model {model} --data DEV.jsonl",
+               err=True)
+
+
+@app.command("label-studio-config")
+def label_studio_config(
+    path: bool = typer.Option(False, "--path", help="print where the packaged file is instead of its XML"),
+):
+    """Print the Label Studio labelling config that matches `newstag predict --format label-studio`.
+
+    Paste it into the project's Labeling Interface (Settings), then import the tasks file as is."""
+    from .formats.label_studio import CONFIG_PATH, label_studio_config as config_xml
+
+    typer.echo(str(CONFIG_PATH) if path else config_xml(), nl=path)
 
 
 @data_app.command("build")

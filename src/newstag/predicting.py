@@ -1,5 +1,6 @@
 """One ``newstag predict`` run: inputs checked (reading.py), records tagged batch by batch,
-output written progressively (writing.py), and an exit status that tells the truth.
+output written progressively (writing.py) in the chosen format (outputs.py), and an exit
+status that tells the truth.
 
 A record the tagger cannot take is retried alone and, if it still fails, rejected with
 the reason; the rest of its batch is written. Ctrl-C and SIGTERM stop after the batch in
@@ -8,12 +9,12 @@ hand: what was written stays, and ``--resume`` continues from there.
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 from typing import Optional
 
+from .outputs import output_format
 from .reading import Record, batches, check_inputs, read_records, rejection_line
-from .writing import ProgressiveOutput, check_output
+from .writing import ProgressiveOutput, StreamOutput, check_output
 
 EXIT_OK, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 2, 3, 130
 FEED_WAIT = 0.5  # seconds without a new record before a partial batch is tagged (stdin feeds)
@@ -21,31 +22,28 @@ FEED_WAIT = 0.5  # seconds without a new record before a partial batch is tagged
 
 class PredictRun:
     def __init__(self, inputs: list[str], output: Optional[Path], input_format: str, errors: Optional[Path],
-                 resume: bool, max_chars: int):
+                 resume: bool, max_chars: int, shard: tuple[int, int] = (0, 1), format: str = "jsonl"):
         self.sources = check_inputs(inputs, input_format)
+        self.format = output_format(format, to_file=output is not None)  # outputs.py: jsonl, pretty, html ...
+        self.shard = shard  # (k, n): only the records at positions i % n == k
         check_output(output, inputs, errors)
-        self.output = ProgressiveOutput(output, resume) if output else None
+        self.output = ProgressiveOutput(output, resume, self.format) if output else None
         self.errors = open(errors, "a" if resume else "w", encoding="utf-8") if errors else None
         self.max_chars = max_chars
         self.tagger = None
         self.tagged = self.rejected = 0
 
-    def tag_all(self, format: str, batch_size: int, report) -> int:
+    def tag_all(self, batch_size: int, report) -> int:
         """Tag every record; the exit status (0, 3, or 130 when interrupted)."""
-        from .pretty import who_said_what
-
-        render = (lambda d: d.to_json() + "\n") if format == "jsonl" else (lambda d: who_said_what(d) + "\n")
+        sink = self.output or StreamOutput(self.format)  # stdout gets the format's head here; a file, when opened
         start = self.output.done if self.output else 0
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            for batch in batches(read_records(self.sources, self.max_chars, start=start), batch_size, FEED_WAIT):
-                lines = [render(d) for d in self._tag(batch)]
+            records = read_records(self.sources, self.max_chars, start=start, shard=self.shard)
+            for batch in batches(records, batch_size, FEED_WAIT):
+                pieces = [self.format.piece(d) for d in self._tag(batch)]
                 self._report_rejected(batch, report)
-                if self.output:
-                    self.output.write_batch(lines, len(batch))
-                else:
-                    sys.stdout.write("".join(lines))
-                    sys.stdout.flush()
+                sink.write_batch(pieces, len(batch))
         except KeyboardInterrupt:
             where = f"; the output so far is in {self.output.partial}: continue with --resume" if self.output else ""
             report(f"interrupted after {self.tagged} documents{where}")
@@ -54,8 +52,7 @@ class PredictRun:
             signal.signal(signal.SIGTERM, previous)
             if self.errors:
                 self.errors.close()
-        if self.output:
-            self.output.finish()
+        sink.finish()  # the format's tail; a file's OUT.partial then becomes OUT
         report(f"{self.tagged} documents tagged, {self.rejected} records rejected")
         return EXIT_REJECTED if self.rejected else EXIT_OK
 

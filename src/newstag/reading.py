@@ -6,7 +6,8 @@ nothing is merged, dropped or aborted silently. A text file is one article; a JS
 file (``.jsonl``, ``.ndjson``, ``.json``, any of them ``.gz``, in any case) is one
 article per line. Bytes that are not UTF-8, lone surrogates and records over the size
 limit reject that record only. Ids of text files are their paths relative to the inputs'
-common folder, so two ``x.txt`` in different folders stay two documents.
+common folder, so two ``x.txt`` in different folders stay two documents. Under a shard
+K/N only the records at positions K, K+N, K+2N ... are read (one job of an array).
 """
 from __future__ import annotations
 
@@ -80,15 +81,36 @@ def check_inputs(names: list[str], input_format: str) -> list[Input]:
     return inputs
 
 
-def read_records(inputs: list[Input], max_chars: int = MAX_CHARS, stdin=None, start: int = 0) -> Iterator[Record]:
-    """Records of every input in order; positions below ``start`` are skipped (resuming)."""
-    position = 0
+def read_records(inputs: list[Input], max_chars: int = MAX_CHARS, stdin=None, start: int = 0,
+                 shard: tuple[int, int] = (0, 1)) -> Iterator[Record]:
+    """Records of every input in order. Under ``shard`` (k, n) only those at positions i
+    with i % n == k; the first ``start`` of these are skipped (resuming: a run's progress
+    counts the records it was given, which under a shard are the shard's)."""
+    k, n = shard
+    position = given = 0
     for source in inputs:
         for record in _records_of(source, max_chars, stdin):
             record.position = position
             position += 1
-            if record.position >= start:
+            if record.position % n != k:
+                continue
+            given += 1
+            if given > start:
                 yield record
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"K/N" as (k, n), 0 <= k < n; else a ValueError saying what a shard looks like."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text, re.ASCII)
+    if not match:
+        raise ValueError(f"--shard {text!r}: give K/N, two whole numbers with 0 <= K < N (e.g. 0/4)")
+    k, n = int(match[1]), int(match[2])
+    if not 0 <= k < n:
+        raise ValueError(f"--shard {text}: K must be below N (the shards of {n} are 0/{n} to {n - 1}/{n})"
+                         if n else f"--shard {text}: N must be at least 1")
+    return k, n
 
 
 def _records_of(source: Input, max_chars: int, stdin) -> Iterator[Record]:

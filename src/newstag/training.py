@@ -39,6 +39,7 @@ from .evaluation import evaluate, headline, selection_score
 from .files import write_text
 from .labels import corpus_statistics, layer_spans
 from .calibration import calibrate_model
+from .modelcard import write_model_card
 from .linking import linker_class
 from .model import ModelSpec, NewstagModel, load_encoder
 from .runtime import autocast_for, pick_device
@@ -278,6 +279,7 @@ def train(config: RunConfig, output: Path, progress=True, log=print, resume: boo
     if best_report:
         write_text(output / "dev_report.json", json.dumps(best_report, indent=2))
     checkpoint.finish(output)  # written last: OUTPUT becomes a model only now
+    write_model_card(output)
     return summary
 
 

@@ -1,4 +1,6 @@
-"""Label Studio JSON export in, and predictions out as pre-annotations for review."""
+"""Label Studio JSON export in, and predictions out as pre-annotations for review, with the
+labelling config (``label_studio_config.xml``, shipped beside this module) that defines
+every label the pre-annotations use."""
 from __future__ import annotations
 
 import json
@@ -12,6 +14,14 @@ QUOTE_LABEL, CUE_LABEL, SPEAKER_LABEL = "QUOTE", "CUE", "SPEAKER"
 REFERENT_LABEL = "REFERENT"
 REFERS_TO = "refers_to"
 _PART_LABELS = (QUOTE_LABEL, CUE_LABEL, SPEAKER_LABEL, REFERENT_LABEL)
+# The labelling config that matches what ``write_label_studio`` writes, shipped with the package.
+CONFIG_PATH = Path(__file__).with_name("label_studio_config.xml")
+
+
+def label_studio_config() -> str:
+    """The Label Studio labelling config (XML) for newstag's tasks: paste it into a project's
+    Labeling Interface, then import the tasks ``newstag predict --format label-studio`` writes."""
+    return CONFIG_PATH.read_text(encoding="utf-8")
 
 
 def _json_array_items(raw: str, path: str) -> list[tuple[int, object]]:
@@ -115,6 +125,7 @@ def _task_to_document(task, path: str, line: int, index: int, layers: Optional[l
                 "kind": next((lab.lower() for lab in labels if lab.lower() in QUOTE_KINDS), None),
                 "labels": [lab for lab in labels if lab.upper() not in _PART_LABELS and lab.lower() not in QUOTE_KINDS],
                 "cue": None, "speaker": None, "referent": None,
+                "speaker_score": result.get("speaker_score"),  # a QUOTE's: P(its speaker, or none, is right)
             }
         elif result.get("type") == "choices":  # a per-region choice, sharing the region's id
             kind = next((c.lower() for c in value.get("choices") or [] if c.lower() in QUOTE_KINDS), None)
@@ -139,8 +150,10 @@ def _task_to_document(task, path: str, line: int, index: int, layers: Optional[l
         holder[slot] = target
     entities, quotes = [], []
 
-    def span_of(region):
-        return Span(start=region["span"][0], end=region["span"][1]) if region else None
+    def span_of(region, scored=True):
+        if region is None:
+            return None
+        return Span(start=region["span"][0], end=region["span"][1], score=region["score"] if scored else None)
 
     for rid, region in regions.items():
         start, end = region["span"]
@@ -151,8 +164,9 @@ def _task_to_document(task, path: str, line: int, index: int, layers: Optional[l
             speaker = region["speaker"]
             quotes.append(Quote(
                 start=start, end=end, kind=kinds.get(rid) or region["kind"] or "indirect", score=region["score"],
-                cue=span_of(region["cue"]), speaker=span_of(speaker),
-                speaker_entity=span_of(speaker["referent"]) if speaker else None,
+                cue=span_of(region["cue"]), speaker=span_of(speaker), speaker_score=region["speaker_score"],
+                # A resolved name carries no score of its own (it may be an entity region, scored as one).
+                speaker_entity=span_of(speaker["referent"], scored=False) if speaker else None,
             ))
     doc_id = data.get("doc_id") or (str(task["id"]) if "id" in task else f"{Path(path).name}#{index + 1}")
     return Document(id=str(doc_id), text=text, layers=layers or data.get("layers") or list(LAYERS),
@@ -169,8 +183,10 @@ def read_label_studio(path: str | Path, layers: Optional[list[str]] = None) -> l
     (PER, ORG, LOC, MISC). A QUOTE's kind is a second label (direct, indirect, mixed) or a
     per-region ``choices`` result, else indirect. Relations, in either direction, tie a
     QUOTE to its CUE and SPEAKER, and a SPEAKER to the entity (or REFERENT region) it
-    refers to. The document id is ``data.doc_id``, else the task id. ``layers`` says what
-    the project annotated; by default ``data.layers``, else both.
+    refers to. A region's ``score`` is its span's score; a QUOTE region's ``speaker_score``
+    is the quote's. The document id is ``data.doc_id``, else
+    the task id. ``layers`` says what the project annotated; by default ``data.layers``,
+    else both.
     """
     path = str(path)
     with open(path, encoding="utf-8") as fh:
@@ -183,7 +199,8 @@ def read_label_studio(path: str | Path, layers: Optional[list[str]] = None) -> l
     return docs
 
 
-def _document_to_task(doc: Document, model_version: str) -> dict:
+def document_to_task(doc: Document, model_version: str = "newstag") -> dict:
+    """One Document as a Label Studio task whose spans are a prediction (see ``write_label_studio``)."""
     results: list[dict] = []
     linked: set[tuple[str, str]] = set()
 
@@ -206,27 +223,30 @@ def _document_to_task(doc: Document, model_version: str) -> dict:
     # A cue or speaker shared by the parts of a split quote is one region linked to each.
     parts: dict[tuple, str] = {}
 
-    def part(label: str, span: Span, *extra) -> str:
+    def part(label: str, span: Span, *extra, score: Optional[float] = None) -> str:
         key = (label, span.start, span.end, *extra)
         if key not in parts:
-            parts[key] = region(f"{label[0].lower()}{len(parts)}", span, [label])
+            parts[key] = region(f"{label[0].lower()}{len(parts)}", span, [label], score)
         return parts[key]
 
     for i, q in enumerate(doc.quotes):
         qid = region(f"q{i}", q, [QUOTE_LABEL, q.kind], q.score)
+        if q.speaker_score is not None:  # the linker's confidence in its choice, a speaker or none: no span's
+            results[-1]["speaker_score"] = q.speaker_score
         if q.cue:
-            relate(qid, part(CUE_LABEL, q.cue), [])
+            relate(qid, part(CUE_LABEL, q.cue, score=q.cue.score), [])
         if q.speaker:
             referent = (q.speaker_entity.start, q.speaker_entity.end) if q.speaker_entity else None
-            sid = part(SPEAKER_LABEL, q.speaker, referent)
+            sid = part(SPEAKER_LABEL, q.speaker, referent, score=q.speaker.score)
             relate(qid, sid, [])
             if q.speaker_entity:
                 target = entity_ids.get(referent) or part(REFERENT_LABEL, q.speaker_entity)
                 relate(sid, target, [REFERS_TO])
     prediction = {"model_version": model_version, "result": results}
-    scores = [s.score for _, s in doc.spans() if getattr(s, "score", None) is not None]
+    scores = [s.score for _, s in doc.spans() if s.score is not None]
+    scores += [q.speaker_score for q in doc.quotes if q.speaker_score is not None]
     if scores:
-        prediction["score"] = min(scores)  # the least certain span decides what to review first
+        prediction["score"] = min(scores)  # the least certain span or speaker decides what to review first
     return {"data": {"text": doc.text, "doc_id": doc.id, "layers": list(doc.layers), "meta": doc.meta},
             "predictions": [prediction]}
 
@@ -237,12 +257,15 @@ def write_label_studio(docs: Iterable[Document], path: str | Path, model_version
     Annotators then correct the model instead of starting from nothing, and
     ``read_label_studio`` reads the file back to the same Documents. Region labels are
     those ``read_label_studio`` reads (from_name ``label``, to_name ``text``); a speaker
-    whose referent is no entity mention links to a REFERENT region. Offsets are code
-    points, as current Label Studio counts them. Returns the number of tasks written.
+    whose referent is no entity mention links to a REFERENT region. Scores go with their
+    regions, a quote's speaker_score with its QUOTE region, and the least of them
+    is the prediction's score (Label Studio sorts by it). The labelling config
+    ``CONFIG_PATH`` defines every label used. Offsets are code points, as current Label
+    Studio counts them. Returns the number of tasks written.
     """
     from ..files import atomic_write
 
-    tasks = [_document_to_task(doc, model_version) for doc in docs]
+    tasks = [document_to_task(doc, model_version) for doc in docs]
     with atomic_write(path) as fh:
         json.dump(tasks, fh, ensure_ascii=False, indent=1)
         fh.write("\n")

@@ -10,7 +10,7 @@ from typing import Optional
 
 from ..quotemarks import QUOTE_MARKS
 from ..text import Sentences
-from .index import SpanIndex
+from ..spanindex import SpanIndex
 from .spans import Mention, PredictedQuote
 
 

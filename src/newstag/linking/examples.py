@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..lexicon import NAME_LABELS
 from ..matching import matched_quotes, names_gold_speaker, surname
 from .features import Context, Spoken
-from .index import SpanIndex
+from ..spanindex import SpanIndex
 from .spans import Mention, Predictions
 
 

@@ -21,7 +21,7 @@ from ..lexicon import (DETERMINERS, GROUP_PRONOUNS, ORG_NOUNS, PERSON_NOUNS, PER
 from ..matching import surname
 from ..text import Sentences
 from .cues import nearest_cue
-from .index import SpanIndex
+from ..spanindex import SpanIndex
 from .spans import Mention, PredictedQuote
 
 WORD_CLASS = ("personal_pronoun", "group_pronoun", "relative_person", "relative_thing", "description",

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..lexicon import NAME_LABELS
 from .features import RESOLVE_FEATURES, SPEAKER_FEATURES, Context, Spoken, resolve_row, speaker_row
-from .index import SpanIndex
+from ..spanindex import SpanIndex
 from .spans import Mention, PredictedQuote, Predictions
 
 PARAGRAPHS_BEFORE, PARAGRAPHS_AFTER = 3, 1

@@ -18,7 +18,7 @@ from typing import Optional
 from ..lexicon import NAME_LABELS, RULE_GROUP_WORDS, SINGULAR_PERSON_PRONOUNS
 from ..text import Sentences
 from .cues import adjacent_cue, nearest_cue, nearest_outside
-from .index import SpanIndex
+from ..spanindex import SpanIndex
 from .spans import Mention, PredictedQuote, Predictions
 
 

@@ -1,7 +1,8 @@
-"""Span lookup by character offset for the linkers, so linking stays linear in article length.
+"""Span lookup by character offset, so that work over every span of an article stays linear in its length.
 
 A ``SpanIndex`` holds one kind of span (cues, speaker phrases, names, quotes) sorted by
-start and answers the questions the linkers ask of every quote — which spans start in a
+start and answers the questions the linkers, the speaker naming (pretty.py) and the
+quote archive ask of every quote — which spans start in a
 range, the last before or the first after an offset, which lie inside or around a span —
 by bisection instead of a scan of the whole article. Spans may overlap one another (gold
 data is checked, predictions are not): the longest span bounds how far back a span that
