@@ -113,7 +113,7 @@ def entity_confusion(pairs) -> dict:
 def confusion_table(counts: Counter) -> str:
     if not counts:
         return ""
-    labels = sorted({a for a, _ in counts} | {b for _, b in counts} - {NONE})
+    labels = sorted(({a for a, _ in counts} | {b for _, b in counts}) - {NONE})
     rows, cols = labels + [NONE], labels + [NONE]
     top = max(counts.values())
     head = "".join(f"<th>{escape(c if c != NONE else 'missed')}</th>" for c in cols)
