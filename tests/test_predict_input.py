@@ -290,3 +290,17 @@ def test_a_model_that_will_not_load_leaves_no_partial_output(tmp_path):
     result = runner.invoke(app, ["predict", "--model", str(tmp_path / "no-model"), str(article), "-o", str(out)])
     assert result.exit_code == 2 and "no such model directory" in result.stderr
     assert list(tmp_path.iterdir()) == [article]
+
+
+def test_threads_sets_the_models_cpu_threads_and_refuses_zero(tiny_model, tmp_path):
+    import torch
+
+    article = tmp_path / "a.txt"
+    article.write_text("Ana Ruiz said so in Lima.")
+    before = torch.get_num_threads()
+    try:
+        assert predict(tiny_model, article, "--threads", "1").exit_code == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert predict(tiny_model, article, "--threads", "0").exit_code == 2

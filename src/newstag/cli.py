@@ -157,6 +157,8 @@ def predict(
     max_chars: int = typer.Option(MAX_CHARS, min=1, help="reject a record longer than this"),
     shard: Optional[str] = typer.Option(None, help="K/N: tag only the records at positions K, K+N, K+2N ... of all "
                                                    "inputs (one job of an array of N; 0 <= K < N)"),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for the model (default: torch's, the cores "
+                                                            "it sees); give each of several runs on one machine its share"),
 ):
     """Tag articles; write the interchange JSONL, who said what for a person to read, an HTML
     page, Label Studio tasks or a spaCy DocBin."""
@@ -170,6 +172,10 @@ def predict(
         shard_of = parse_shard(shard) if shard is not None else (0, 1)
     except ValueError as exc:
         fail(str(exc))
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     tagger = _load_tagger(model, device, linker)  # first: a model that will not load leaves no OUTPUT.partial behind
     try:
         run = PredictRun(inputs or [], output, input_format, errors, resume, max_chars, shard_of, format=format)
