@@ -72,6 +72,21 @@ def headline_table(result: dict) -> str:
     return f'<table class="headline">{body}</table>'
 
 
+def grouped_bars(plt, labels: list[str], series: dict[str, list[float]], xlabel: str, title: str) -> str:
+    """Horizontal bars of percentages, one group per label, one bar per series."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.12 * len(series) * len(labels) + 1))
+    height = 0.8 / len(series)
+    for k, (name, values) in enumerate(series.items()):
+        ax.barh([i + (k - (len(series) - 1) / 2) * height for i in range(len(labels))], values, height, label=name)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(xlabel)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title)
+    return _svg(fig)
+
+
 def per_label_chart(result: dict, plt) -> str:
     """Precision, recall and F1 for each entity label and each quote measure."""
     rows = [(label, r) for label, r in (result.get("entities") or {}).items() if "avg" not in label]
@@ -79,17 +94,9 @@ def per_label_chart(result: dict, plt) -> str:
              if isinstance(r, dict) and "precision" in r and name != "content_token"]
     if not rows:
         return ""
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1))
-    height = 0.27
-    for k, measure in enumerate(("precision", "recall", "f1")):
-        ax.barh([i + (k - 1) * height for i in range(len(rows))], [r[measure] for _, r in rows], height, label=measure)
-    ax.set_yticks(range(len(rows)), [label for label, _ in rows])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("%")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Precision, recall and F1 per label")
-    return _svg(fig)
+    return grouped_bars(plt, [label for label, _ in rows],
+                        {m: [r[m] for _, r in rows] for m in ("precision", "recall", "f1")},
+                        "%", "Precision, recall and F1 per label")
 
 
 def entity_confusion(pairs) -> dict:
@@ -138,18 +145,10 @@ def recall_by_category_chart(result: dict, plt) -> str:
     cats = (result.get("quotes") or {}).get("recall_by_category") or {}
     if not cats:
         return ""
-    names = list(cats)
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(names) + 1))
-    ax.barh([i - 0.2 for i in range(len(names))], [cats[n]["found"] for n in names], 0.4, label="found")
-    ax.barh([i + 0.2 for i in range(len(names))], [cats[n]["attributed"] for n in names], 0.4,
-            label="found, right speaker")
-    ax.set_yticks(range(len(names)), [f"{n} ({cats[n]['gold']})" for n in names])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of gold quotes")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Quotes by kind and by where the speaker stands")
-    return _svg(fig)
+    return grouped_bars(plt, [f"{n} ({c['gold']})" for n, c in cats.items()],
+                        {"found": [c["found"] for c in cats.values()],
+                         "found, right speaker": [c["attributed"] for c in cats.values()]},
+                        "% of gold quotes", "Quotes by kind and by where the speaker stands")
 
 
 def reliability_chart(examples: dict, plt) -> str:
