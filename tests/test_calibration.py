@@ -91,3 +91,25 @@ def test_a_model_directory_carries_its_maps_and_the_tagger_applies_them(tiny_mod
     assert a.entities, "the tiny model finds something to score"
     assert [e.score for e in b.entities] == [round(C.PlattMap(0.5, -1.0)(e.score), 4) for e in a.entities]
     assert [q.score for q in a.quotes] == [q.score for q in b.quotes], "kinds without a map keep their scores"
+
+
+def test_calibrate_refits_the_maps_from_the_command_line(tiny_model, gold_docs, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from newstag.cli import app
+    from newstag.document import write_jsonl
+    from newstag.modeldir import read_manifest
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    gold = tmp_path / "dev.jsonl"
+    write_jsonl(gold_docs, gold)
+    result = CliRunner().invoke(app, ["calibrate", "-m", str(model), "-d", str(gold)])
+    assert result.exit_code == 0, result.output
+    assert "ECE" in result.output
+    assert read_manifest(model)["calibration"]["torch"]["fitted_on"] == [str(gold)]
+    gold.write_text('{"id": 1}\n')
+    result = CliRunner().invoke(app, ["calibrate", "-m", str(model), "-d", str(gold)])
+    assert result.exit_code == 2 and f"{gold}:1" in result.stderr
