@@ -14,8 +14,9 @@ runner = CliRunner()
 def test_train_then_predict_then_evaluate(tmp_path, corpus_files):
     model = tmp_path / "m"
     result = runner.invoke(app, ["train", "--config", str(tiny_config(corpus_files)), "--output", str(model),
-                                 "--set", "training.epochs=1", "--no-progress"])
+                                 "--set", "training.epochs=1"])
     assert result.exit_code == 0, result.output
+    assert "\r" not in result.stderr, "piped: no progress bar"
     assert json.loads(result.stdout[result.stdout.index("{"):])["model"] == str(model)
 
     article = tmp_path / "article.txt"
@@ -129,3 +130,16 @@ def test_fit_linker_names_a_bad_data_file_and_exits_2(tmp_path, tiny_model):
     for data, message in ((bad, "bad.jsonl:1: id"), (tmp_path / "missing.jsonl", "No such file")):
         result = runner.invoke(app, ["fit-linker", "--model", str(tiny_model), "--data", str(data)])
         assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
+
+
+def test_long_commands_draw_no_progress_bar_when_piped(tmp_path, tiny_model, gold_docs):
+    """A bar is for a terminal; piped, stderr carries only the messages a log wants."""
+    from newstag.document import write_jsonl
+
+    data = tmp_path / "in.jsonl"
+    write_jsonl(gold_docs, data)
+    for args in (["predict", "--model", str(tiny_model), str(data), "-o", str(tmp_path / "o.jsonl")],
+                 ["evaluate", "--model", str(tiny_model), "--data", str(data)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "\r" not in result.stderr and "doc/s" not in result.stderr

@@ -27,7 +27,7 @@ def train(
     set_: List[str] = typer.Option([], "--set", help="override a config key: training.epochs=2"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="model directory (default models/NAME)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the config)"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    progress: Optional[bool] = typer.Option(None, help="show a progress bar (default: when stderr is a terminal)"),
     resume: bool = typer.Option(False, "--resume", help="continue the unfinished run in --output from its last "
                                                         "checkpoint (same config; device and threads may differ)"),
 ):
@@ -89,7 +89,9 @@ def evaluate(
     if not gold:
         fail(f"{data}: no documents to evaluate on")
     tagger = _load_tagger(model, device, linker)
-    preds = list(tagger.pipe(gold, batch_size=batch_size))
+    from .progress import progress
+
+    preds = list(progress(tagger.pipe(gold, batch_size=batch_size), desc="evaluate", unit="doc", total=len(gold)))
     try:
         result = score(gold, preds, scores=True)
     except ValueError as exc:

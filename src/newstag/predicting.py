@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from .outputs import output_format
+from .progress import progress
 from .reading import Record, batches, check_inputs, read_records, rejection_line
 from .writing import ProgressiveOutput, StreamOutput, check_output
 
@@ -40,10 +41,13 @@ class PredictRun:
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             records = read_records(self.sources, self.max_chars, start=start, shard=self.shard)
+            bar = progress(desc="predict", unit="doc")
             for batch in batches(records, batch_size, FEED_WAIT):
                 pieces = [self.format.piece(d) for d in self._tag(batch)]
                 self._report_rejected(batch, report)
                 sink.write_batch(pieces, len(batch))
+                bar.update(len(batch))
+            bar.close()
         except KeyboardInterrupt:
             where = f"; the output so far is in {self.output.partial}: continue with --resume" if self.output else ""
             report(f"interrupted after {self.tagged} documents{where}")

@@ -25,6 +25,7 @@ import time
 import uuid
 from functools import partial
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ from .files import write_text
 from .labels import corpus_statistics, layer_spans
 from .calibration import calibrate_model
 from .modelcard import write_model_card
+from .progress import progress as show_progress
 from .linking import linker_class
 from .model import ModelSpec, NewstagModel, load_encoder
 from .runtime import autocast_for, pick_device
@@ -159,7 +161,7 @@ def fit_linker(config: RunConfig, docs: list[Document], log, predicted=None):
     return linker
 
 
-def train(config: RunConfig, output: Path, progress=True, log=print, resume: bool = False) -> dict:
+def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=print, resume: bool = False) -> dict:
     """Train the run a config describes; the best epoch's model ends up in ``output``.
 
     ``resume``: continue the unfinished run in ``output`` from its last checkpoint.
@@ -210,7 +212,8 @@ def train(config: RunConfig, output: Path, progress=True, log=print, resume: boo
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         model.train()
         order = epoch_order([len(w) for w in windows], weights, rng)
-        bar = _progress(range(0, len(order), cfg.batch_size), progress, f"epoch {epoch}/{cfg.epochs}")
+        bar = show_progress(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
+                            enabled=progress)
         running, epoch_start = None, time.time()
         for i in bar:
             batch = collate([windows[c][r] for c, r in order[i:i + cfg.batch_size]], tokenizer.pad_token_id or 0, device)
@@ -281,11 +284,3 @@ def train(config: RunConfig, output: Path, progress=True, log=print, resume: boo
     checkpoint.finish(output)  # written last: OUTPUT becomes a model only now
     write_model_card(output)
     return summary
-
-
-def _progress(iterable, enabled: bool, desc: str):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, unit="batch", leave=False)
