@@ -41,7 +41,7 @@ from .files import write_text
 from .labels import corpus_statistics, layer_spans
 from .calibration import calibrate_model
 from .modelcard import write_model_card
-from .progress import progress as show_progress
+from .progress import on_terminal, progress as show_progress
 from .linking import linker_class
 from .model import ModelSpec, NewstagModel, load_encoder
 from .runtime import autocast_for, pick_device
@@ -82,9 +82,10 @@ def encode_document(doc: Document, tokenizer, spec: ModelSpec) -> list[dict]:
     return rows
 
 
-def build_windows(docs: list[Document], tokenizer, spec: ModelSpec):
+def build_windows(docs: list[Document], tokenizer, spec: ModelSpec, show_progress: bool = False):
     """A ``datasets.Dataset`` of labelled windows (tokenised once, reused every epoch)."""
     from datasets import Dataset
+    from datasets import disable_progress_bars, enable_progress_bars, is_progress_bar_enabled
 
     def encode(batch):
         out = {k: [] for k in ("input_ids", "shape_ids", "word_index", *LAYERS)}
@@ -95,7 +96,12 @@ def build_windows(docs: list[Document], tokenizer, spec: ModelSpec):
         return out
 
     source = Dataset.from_dict({"json": [d.model_dump_json() for d in docs]})
-    return source.map(encode, batched=True, batch_size=32, remove_columns=["json"], desc="windows")
+    was_enabled = is_progress_bar_enabled()
+    (enable_progress_bars if show_progress else disable_progress_bars)()  # datasets draws its own bar
+    try:
+        return source.map(encode, batched=True, batch_size=32, remove_columns=["json"], desc="windows")
+    finally:
+        (enable_progress_bars if was_enabled else disable_progress_bars)()
 
 
 def epoch_order(sizes: list[int], weights: list[float], rng: random.Random) -> list[tuple[int, int]]:
@@ -181,7 +187,8 @@ def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=
     train_docs = [d for _, docs in train_sets for d in docs]
     spec = ModelSpec.for_training(config.model, encoder, corpus_statistics(train_docs, config.model.entity_labels))
     model = NewstagModel(spec, encoder).to(device)
-    windows = [build_windows(docs, tokenizer, spec) for _, docs in train_sets]
+    progress = on_terminal() if progress is None else progress
+    windows = [build_windows(docs, tokenizer, spec, show_progress=progress) for _, docs in train_sets]
     linker = fit_linker(config, train_docs, log)  # seeded: a resumed run fits the same linker again
     weights = [c.weight for c, _ in train_sets]
     rng = random.Random(cfg.seed)
