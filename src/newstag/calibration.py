@@ -28,6 +28,9 @@ from .matching import matched_quotes, same_speaker
 
 KINDS = ("entity", "quote", "cue", "speaker", "attribution")
 MIN_EACH_CLASS = 5  # fewer right (or wrong) examples than this: the map stays the identity
+# The slope never falls below this: scores keep their order, also once rounded to four
+# decimals (a slope near 0 maps every score to one value and discards what ranks them).
+MIN_SLOPE = 0.1
 BINS = 10
 HIGH = 0.9
 
@@ -103,7 +106,7 @@ def fit_platt(examples: list[tuple[float, bool]], steps: int = 100) -> PlattMap:
             hbb += w
         det = haa * hbb - hab * hab + 1e-9
         da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-        a, b = max(a - da, 1e-3), b - db  # a > 0: the map keeps the order of scores
+        a, b = max(a - da, MIN_SLOPE), b - db
         if abs(da) + abs(db) < 1e-9:
             break
     return PlattMap(a, b)
