@@ -86,14 +86,21 @@ def pooled_examples(pairs) -> dict[str, list[tuple[float, bool]]]:
 
 # ---- fitting and applying -------------------------------------------------------------
 def fit_platt(examples: list[tuple[float, bool]], steps: int = 100) -> PlattMap:
-    """The Platt map that minimises log loss on the examples (Newton's method on two
-    parameters); the identity when either class has fewer than MIN_EACH_CLASS examples."""
+    """The Platt map that minimises log loss on the examples: damped Newton steps on two
+    parameters, each step halved until the loss falls (scores near 1 make the curvature
+    tiny and a full step overshoot); the identity when either class has fewer than
+    MIN_EACH_CLASS examples."""
     right = sum(1 for _, ok in examples if ok)
     if right < MIN_EACH_CLASS or len(examples) - right < MIN_EACH_CLASS:
         return PlattMap()
     xs = [_logit(p) for p, _ in examples]
     ys = [1.0 if ok else 0.0 for _, ok in examples]
+
+    def loss(a, b):
+        return sum(math.log1p(math.exp(-abs(z))) + max(z, 0) - y * z for x, y in zip(xs, ys) for z in [a * x + b])
+
     a, b = 1.0, 0.0
+    current = loss(a, b)
     for _ in range(steps):
         ga = gb = haa = hab = hbb = 0.0
         for x, y in zip(xs, ys):
@@ -106,8 +113,16 @@ def fit_platt(examples: list[tuple[float, bool]], steps: int = 100) -> PlattMap:
             hbb += w
         det = haa * hbb - hab * hab + 1e-9
         da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-        a, b = max(a - da, MIN_SLOPE), b - db
-        if abs(da) + abs(db) < 1e-9:
+        for _ in range(30):
+            trial = (max(a - da, MIN_SLOPE), b - db)
+            if loss(*trial) <= current:
+                break
+            da, db = da / 2, db / 2
+        else:
+            break  # no step lowers the loss: at the (constrained) minimum
+        moved = abs(trial[0] - a) + abs(trial[1] - b)
+        (a, b), current = trial, loss(*trial)
+        if moved < 1e-9:
             break
     return PlattMap(a, b)
 
