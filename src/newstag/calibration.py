@@ -160,19 +160,22 @@ def apply(doc: Document, maps: dict[str, PlattMap]) -> Document:
 
 
 # ---- how well calibrated --------------------------------------------------------------
-def expected_calibration_error(examples: list[tuple[float, bool]], bins: int = BINS) -> float:
-    """Mean |accuracy - confidence| over equal-width score bins, weighted by their size."""
-    if not examples:
-        return 0.0
-    total = 0.0
+def reliability_bins(examples: list[tuple[float, bool]], bins: int = BINS) -> list[tuple[int, float, float]]:
+    """(examples, mean score, share right) of each non-empty equal-width score bin."""
+    out = []
     for k in range(bins):
         lo, hi = k / bins, (k + 1) / bins
         in_bin = [(p, ok) for p, ok in examples if lo <= p < hi or (k == bins - 1 and p == 1.0)]
         if in_bin:
-            confidence = sum(p for p, _ in in_bin) / len(in_bin)
-            accuracy = sum(ok for _, ok in in_bin) / len(in_bin)
-            total += len(in_bin) * abs(accuracy - confidence)
-    return total / len(examples)
+            out.append((len(in_bin), sum(p for p, _ in in_bin) / len(in_bin), sum(ok for _, ok in in_bin) / len(in_bin)))
+    return out
+
+
+def expected_calibration_error(examples: list[tuple[float, bool]], bins: int = BINS) -> float:
+    """Mean |share right - mean score| over equal-width score bins, weighted by their size."""
+    if not examples:
+        return 0.0
+    return sum(n * abs(right - score) for n, score, right in reliability_bins(examples, bins)) / len(examples)
 
 
 def auroc(examples: list[tuple[float, bool]]) -> float | None:

@@ -21,7 +21,7 @@ from html import escape
 from pathlib import Path
 from typing import Optional
 
-from .calibration import BINS, KINDS, expected_calibration_error, pooled_examples
+from .calibration import KINDS, expected_calibration_error, pooled_examples, reliability_bins
 from .document import Document
 from .evaluation import pair_documents
 from .render import OKABE_ITO, page_head, page_tail, render_document
@@ -160,13 +160,9 @@ def reliability_chart(examples: dict, plt) -> str:
     ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", label="perfectly calibrated")
     for kind in kinds:
         ex = examples[kind]
-        xs, ys = [], []
-        for b in range(BINS):
-            in_bin = [(p, ok) for p, ok in ex if b / BINS <= p < (b + 1) / BINS or (b == BINS - 1 and p == 1.0)]
-            if in_bin:
-                xs.append(sum(p for p, _ in in_bin) / len(in_bin))
-                ys.append(sum(ok for _, ok in in_bin) / len(in_bin))
-        ax.plot(xs, ys, marker="o", label=f"{kind} (ECE {expected_calibration_error(ex):.3f}, n={len(ex)})")
+        points = reliability_bins(ex)
+        ax.plot([score for _, score, _ in points], [right for _, _, right in points], marker="o",
+                label=f"{kind} (ECE {expected_calibration_error(ex):.3f}, n={len(ex)})")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("score")
