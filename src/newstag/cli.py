@@ -78,6 +78,7 @@ def evaluate(
     batch_size: int = typer.Option(16, min=1),
     device: str = typer.Option("auto"),
     linker: Optional[str] = typer.Option(None, help="rule or learned (default: the model's own)"),
+    backend: str = typer.Option("torch", help=BACKEND_HELP),
 ):
     """Score a model on gold data: seqeval entities, quote spans, attribution."""
     from .evaluation import evaluate as score, to_markdown
@@ -88,7 +89,7 @@ def evaluate(
         fail(f"{data}: {exc}" if isinstance(exc, OSError) else str(exc))
     if not gold:
         fail(f"{data}: no documents to evaluate on")
-    tagger = _load_tagger(model, device, linker)
+    tagger = _load_tagger(model, device, linker, backend)
     from .progress import progress
 
     preds = list(progress(tagger.pipe(gold, batch_size=batch_size), desc="evaluate", unit="doc", total=len(gold)))
@@ -140,6 +141,44 @@ def _print_report(result: dict):
         console.print(f"attribution accuracy {q['attribution_accuracy']:.2f}; kind accuracy {q['kind_accuracy']:.2f}")
 
 
+@app.command("compare")
+def compare_command(
+    model_a: Path = typer.Argument(..., help="a trained model directory (A)"),
+    model_b: Path = typer.Argument(..., help="another trained model directory (B)"),
+    data: Path = typer.Option(..., "--data", "-d", help="gold documents both models are scored on"),
+    data_format: str = typer.Option("jsonl", help="jsonl, conll, brat, label-studio, markup"),
+    report: Optional[Path] = typer.Option(None, help="write compare.json and compare.html (one offline page) here"),
+    top: int = typer.Option(5, min=1, help="how many of the most-disagreeing documents to list and show"),
+    resamples: int = typer.Option(1000, min=100, help="bootstrap resamples of the documents"),
+    batch_size: int = typer.Option(16, min=1),
+    device: str = typer.Option("auto"),
+):
+    """Score two models on the same gold data: every figure for A and B, B − A with a 95 % interval
+    (paired bootstrap over documents), and the documents where the two disagree most."""
+    from .compare import CompareError, compare_models, print_comparison, write_report
+    from .report import ReportError
+
+    try:
+        gold = _load_gold(data, data_format)
+    except OSError as exc:
+        fail(f"{data}: {exc.strerror or exc}")
+    except ValueError as exc:  # FormatError is a ValueError naming file, line and field
+        fail(str(exc))
+    tagger_a, tagger_b = _load_tagger(model_a, device, None), _load_tagger(model_b, device, None)
+    try:
+        result = compare_models(tagger_a, tagger_b, model_a, model_b, gold, data, batch_size, resamples)
+    except CompareError as exc:
+        fail(str(exc))
+    try:
+        if report:
+            write_report(result, report, f"newstag comparison: {model_a.name} against {model_b.name} on {data.name}", top)
+    except ReportError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{report}: cannot write the comparison there: {exc.strerror or exc}")
+    print_comparison(result, top)
+
+
 @app.command(epilog="Exit status: 0 every record tagged; 2 a usage or set-up error (nothing tagged); "
                     "3 some records rejected (each reported, the rest written).")
 def predict(
@@ -161,6 +200,7 @@ def predict(
                                                    "inputs (one job of an array of N; 0 <= K < N)"),
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for the model (default: torch's, the cores "
                                                             "it sees); give each of several runs on one machine its share"),
+    backend: str = typer.Option("torch", help=BACKEND_HELP),
 ):
     """Tag articles; write the interchange JSONL, who said what for a person to read, an HTML
     page, Label Studio tasks or a spaCy DocBin."""
@@ -178,7 +218,7 @@ def predict(
         import torch
 
         torch.set_num_threads(threads)
-    tagger = _load_tagger(model, device, linker)  # first: a model that will not load leaves no OUTPUT.partial behind
+    tagger = _load_tagger(model, device, linker, backend, threads)  # first: a model that will not load leaves no OUTPUT.partial behind
     try:
         run = PredictRun(inputs or [], output, input_format, errors, resume, max_chars, shard_of, format=format)
     except (InputError, OutputError) as exc:
@@ -233,8 +273,9 @@ def calibrate(
     model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
     data: List[Path] = typer.Option(..., "--data", "-d", help="gold documents to fit on: dev, never test (JSONL)"),
     device: str = typer.Option("auto"),
+    backend: str = typer.Option("torch", help="the backend whose scores to calibrate: " + BACKEND_HELP),
 ):
-    """Fit the score maps on gold data and store them in the model's manifest.
+    """Fit the score maps on gold data and store them in the model's manifest (per backend).
 
     Training does this on its dev sets; run it again after fit-linker, or to calibrate on
     your own dev data. Prints each score's expected calibration error before and after.
@@ -250,13 +291,29 @@ def calibrate(
     if not any(gold_sets.values()):
         fail("no documents to calibrate on")
     try:
-        figures = calibrate_model(model, gold_sets, device=device)
-    except (ModelDirError, RuntimeError) as exc:
+        figures = calibrate_model(model, gold_sets, device=device, backend=backend)
+    except (ModelDirError, RuntimeError, ValueError) as exc:
         fail(str(exc))
     for kind, raw in figures["raw"].items():
         after = figures["calibrated"][kind]
         typer.echo(f"{kind}: {raw['examples']} scored, ECE {raw['ece']:.3f} -> {after['ece']:.3f}, "
                    f"AUROC {raw['auroc']}")
+
+
+@app.command()
+def export(
+    model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
+    int8: bool = typer.Option(False, "--int8", help="also write a dynamically quantised int8 graph"),
+):
+    """Write the model's ONNX graph (and an int8 copy) into its directory, for
+    `predict --backend onnx|onnx-int8` (onnx_backend.py)."""
+    from .modeldir import ModelDirError
+    from .onnx_backend import BackendError, export as export_graphs
+
+    try:
+        export_graphs(model, int8=int8, log=lambda m: typer.echo(m, err=True))
+    except (ModelDirError, BackendError, OSError) as exc:
+        fail(str(exc))
 
 
 @app.command("fit-linker")

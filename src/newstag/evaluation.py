@@ -43,19 +43,21 @@ def pair_documents(gold: list[Document], pred: list[Document]) -> list[tuple[Doc
     return pairs
 
 
+def entity_tags(gold: Document, pred: Document) -> tuple[list[str], list[str]]:
+    """The IOB2 tags of a document's words, gold and predicted: what seqeval scores."""
+    words = split_words(gold.text)
+    return (spans_to_bio(words, [(e.start, e.end, e.label) for e in gold.entities]),
+            spans_to_bio(words, [(e.start, e.end, e.label) for e in pred.entities]))
+
+
 def entity_scores(pairs) -> dict:
     from seqeval.metrics import classification_report
     from seqeval.scheme import IOB2
 
-    y_true, y_pred = [], []
-    for g, p in pairs:
-        if "entities" not in g.layers:
-            continue
-        words = split_words(g.text)
-        y_true.append(spans_to_bio(words, [(e.start, e.end, e.label) for e in g.entities]))
-        y_pred.append(spans_to_bio(words, [(e.start, e.end, e.label) for e in p.entities]))
-    if not y_true:
+    tags = [entity_tags(g, p) for g, p in pairs if "entities" in g.layers]
+    if not tags:
         return {}
+    y_true, y_pred = [t for t, _ in tags], [p for _, p in tags]
     report = classification_report(y_true, y_pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
     out = {}
     for label, row in report.items():
@@ -82,6 +84,57 @@ def speaker_form(q: Quote) -> str:
     return "pronoun or description" if q.speaker_entity is not None else "name or anonymous"
 
 
+def quote_counts(g: Document, p: Document) -> tuple[Counter, dict[str, Counter], Counter]:
+    """One document's counts behind ``quote_scores``: spans and words (true positives, gold,
+    predicted), gold quotes found and attributed, the gold quotes of each category, and the
+    (gold kind, predicted kind) of the quotes found. Summed over documents they give the
+    figures, so a bootstrap can resample documents by them (compare.py)."""
+    counts = Counter()
+    by_category = defaultdict(Counter)
+    kind_confusion = Counter()
+    words = split_words(g.text)
+    sentences = Sentences(g.text)
+    for name, gold_spans, pred_spans in (
+            ("content", _unique(g.quotes), _unique(p.quotes)),
+            ("cue", _unique(q.cue for q in g.quotes), _unique(q.cue for q in p.quotes)),
+            ("speaker", _unique(q.speaker for q in g.quotes), _unique(q.speaker for q in p.quotes))):
+        counts[f"{name}_tp"] += len(gold_spans & pred_spans)
+        counts[f"{name}_gold"] += len(gold_spans)
+        counts[f"{name}_pred"] += len(pred_spans)
+    gw = word_set(words, _unique(g.quotes))
+    pw = word_set(words, _unique(p.quotes))
+    counts["tok_tp"] += len(gw & pw)
+    counts["tok_gold"] += len(gw)
+    counts["tok_pred"] += len(pw)
+
+    pred_sets = [word_set(words, [(q.start, q.end)]) for q in p.quotes]
+    matched_pred = {"exact": set(), "overlap": set()}
+    for gq in g.quotes:
+        best, best_ov = best_match(words, gq, pred_sets)
+        exact = best is not None and (p.quotes[best].start, p.quotes[best].end) == (gq.start, gq.end)
+        overlap = best is not None and best_ov >= 0.5
+        right = overlap and same_speaker(g.text, gq, p.quotes[best])
+        cats = [f"position: {speaker_position(gq, sentences)}", f"speaker: {speaker_form(gq)}",
+                f"kind: {gq.kind}"]
+        for c in cats:
+            by_category[c]["gold"] += 1
+            by_category[c]["found"] += overlap
+            by_category[c]["attributed"] += right
+        counts["gold_quotes"] += 1
+        counts["found_overlap"] += overlap
+        if overlap:
+            kind_confusion[(gq.kind, p.quotes[best].kind)] += 1
+        # A predicted quote counts once as a true positive, however many gold quotes it matches.
+        if right and best not in matched_pred["overlap"]:
+            counts["attr_overlap_tp"] += 1
+            matched_pred["overlap"].add(best)
+        if exact and right and best not in matched_pred["exact"]:
+            counts["attr_exact_tp"] += 1
+            matched_pred["exact"].add(best)
+    counts["pred_quotes"] += len(p.quotes)
+    return counts, by_category, kind_confusion
+
+
 def quote_scores(pairs) -> dict:
     counts = Counter()
     by_category = defaultdict(Counter)
@@ -89,46 +142,11 @@ def quote_scores(pairs) -> dict:
     for g, p in pairs:
         if "quotes" not in g.layers:
             continue
-        words = split_words(g.text)
-        sentences = Sentences(g.text)
-        for name, gold_spans, pred_spans in (
-                ("content", _unique(g.quotes), _unique(p.quotes)),
-                ("cue", _unique(q.cue for q in g.quotes), _unique(q.cue for q in p.quotes)),
-                ("speaker", _unique(q.speaker for q in g.quotes), _unique(q.speaker for q in p.quotes))):
-            counts[f"{name}_tp"] += len(gold_spans & pred_spans)
-            counts[f"{name}_gold"] += len(gold_spans)
-            counts[f"{name}_pred"] += len(pred_spans)
-        gw = word_set(words, _unique(g.quotes))
-        pw = word_set(words, _unique(p.quotes))
-        counts["tok_tp"] += len(gw & pw)
-        counts["tok_gold"] += len(gw)
-        counts["tok_pred"] += len(pw)
-
-        pred_sets = [word_set(words, [(q.start, q.end)]) for q in p.quotes]
-        matched_pred = {"exact": set(), "overlap": set()}
-        for gq in g.quotes:
-            best, best_ov = best_match(words, gq, pred_sets)
-            exact = best is not None and (p.quotes[best].start, p.quotes[best].end) == (gq.start, gq.end)
-            overlap = best is not None and best_ov >= 0.5
-            right = overlap and same_speaker(g.text, gq, p.quotes[best])
-            cats = [f"position: {speaker_position(gq, sentences)}", f"speaker: {speaker_form(gq)}",
-                    f"kind: {gq.kind}"]
-            for c in cats:
-                by_category[c]["gold"] += 1
-                by_category[c]["found"] += overlap
-                by_category[c]["attributed"] += right
-            counts["gold_quotes"] += 1
-            counts["found_overlap"] += overlap
-            if overlap:
-                kind_confusion[(gq.kind, p.quotes[best].kind)] += 1
-            # A predicted quote counts once as a true positive, however many gold quotes it matches.
-            if right and best not in matched_pred["overlap"]:
-                counts["attr_overlap_tp"] += 1
-                matched_pred["overlap"].add(best)
-            if exact and right and best not in matched_pred["exact"]:
-                counts["attr_exact_tp"] += 1
-                matched_pred["exact"].add(best)
-        counts["pred_quotes"] += len(p.quotes)
+        doc_counts, doc_categories, doc_kinds = quote_counts(g, p)
+        counts.update(doc_counts)
+        kind_confusion.update(doc_kinds)
+        for category, n in doc_categories.items():
+            by_category[category].update(n)
     if not counts["gold_quotes"] and not counts["pred_quotes"]:
         return {}
     kinds_found = sum(kind_confusion.values())

@@ -35,7 +35,8 @@ class ReportError(RuntimeError):
     """What the report needs is missing (matplotlib): a set-up error."""
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot, drawing to memory in the report's style (paths for text, Okabe–Ito colours)."""
     try:
         import matplotlib
     except ImportError:
@@ -47,7 +48,7 @@ def _pyplot():
     return plt
 
 
-def _svg(fig) -> str:
+def inline_svg(fig) -> str:
     """A figure as an inline <svg> element (the XML prologue dropped), then closed."""
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
@@ -84,7 +85,7 @@ def grouped_bars(plt, labels: list[str], series: dict[str, list[float]], xlabel:
     ax.set_xlabel(xlabel)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
-    return _svg(fig)
+    return inline_svg(fig)
 
 
 def per_label_chart(result: dict, plt) -> str:
@@ -169,7 +170,7 @@ def reliability_chart(examples: dict, plt) -> str:
     ax.set_ylabel("share right")
     ax.legend(loc="upper left", fontsize=7)
     ax.set_title("Reliability of the scores")
-    return _svg(fig)
+    return inline_svg(fig)
 
 
 def learning_curves(metrics_path: Path, plt) -> str:
@@ -201,11 +202,12 @@ def learning_curves(metrics_path: Path, plt) -> str:
     dev_ax.set_xlabel("epoch")
     dev_ax.set_title("dev")
     dev_ax.legend(fontsize=6, loc="lower right")
-    return _svg(fig)
+    return inline_svg(fig)
 
 
 def errors_of(gold: Document, pred: Document) -> int:
-    """Entity and quote-layer spans that differ between gold and prediction (missed + spurious)."""
+    """Entity and quote-layer spans that differ between two versions of a document: between
+    gold and prediction, the missed and spurious ones; between two predictions, their disagreements."""
     def spans(doc):
         out = {("ent", e.start, e.end, e.label) for e in doc.entities}
         for q in doc.quotes:
@@ -216,14 +218,16 @@ def errors_of(gold: Document, pred: Document) -> int:
     return len(spans(gold) ^ spans(pred))
 
 
+def side_by_side(heading: str, versions: list[tuple[str, Document]]) -> str:
+    """Versions of one document (gold, predicted, ...) in columns, each drawn by render.py."""
+    columns = "".join(f"<div><h4>{escape(name)}</h4>{render_document(doc)}</div>" for name, doc in versions)
+    return f'<section class="side-by-side"><h3>{escape(heading)}</h3><div class="pair">{columns}</div></section>'
+
+
 def worst_documents(pairs, n: int = WORST_DOCUMENTS) -> str:
     ranked = sorted(pairs, key=lambda p: -errors_of(*p))[:n]
-    parts = []
-    for gold, pred in ranked:
-        parts.append(f'<section class="side-by-side"><h3>{escape(gold.id)}: {errors_of(gold, pred)} spans differ</h3>'
-                     f'<div class="pair"><div><h4>gold</h4>{render_document(gold)}</div>'
-                     f'<div><h4>predicted</h4>{render_document(pred)}</div></div></section>')
-    return "".join(parts)
+    return "".join(side_by_side(f"{gold.id}: {errors_of(gold, pred)} spans differ",
+                                [("gold", gold), ("predicted", pred)]) for gold, pred in ranked)
 
 
 REPORT_CSS = """
@@ -234,7 +238,7 @@ table.confusion { border-collapse: collapse; }
 table.confusion td, table.confusion th { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }
 table.confusion td.diagonal { font-weight: bold; }
 table.confusion caption { caption-side: bottom; font-size: 0.85em; color: #555; padding-top: 0.4em; }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
+.pair { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(0, 1fr); gap: 1em; }
 .pair > div { min-width: 0; }
 svg { max-width: 100%; height: auto; }
 """
@@ -243,7 +247,7 @@ svg { max-width: 100%; height: auto; }
 def render_report(result: dict, gold: list[Document], pred: list[Document], model_dir: Optional[Path] = None,
                   title: str = "newstag evaluation") -> str:
     """The whole page."""
-    plt = _pyplot()
+    plt = pyplot()
     pairs = pair_documents(gold, pred)
     sections = [("Headline figures", headline_table(result)),
                 ("Per label", per_label_chart(result, plt)),
@@ -253,7 +257,14 @@ def render_report(result: dict, gold: list[Document], pred: list[Document], mode
                 ("Learning curves", learning_curves(Path(model_dir) / "metrics.jsonl", plt) if model_dir else ""),
                 (f"The {WORST_DOCUMENTS} documents with the most errors", worst_documents(pairs))]
     plt.close("all")
+    return report_page(title, sections)
+
+
+def report_page(title: str, sections: list[tuple[str, str]], css: str = "") -> str:
+    """A report page: the prediction page's head (its styles, legend and Content-Security-Policy)
+    with REPORT_CSS and ``css`` added, a part for each (heading, HTML) that has HTML, the tail.
+    report.html and compare.html are both made here."""
     body = "".join(f'<section class="report-part"><h2>{escape(name)}</h2>{html}</section>'
                    for name, html in sections if html)
-    head = page_head(title).replace("</style>", REPORT_CSS + "</style>", 1)
+    head = page_head(title).replace("</style>", REPORT_CSS + css + "</style>", 1)
     return head + f'<div class="report">{body}</div>' + page_tail()
