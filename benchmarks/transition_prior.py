@@ -44,7 +44,7 @@ def main():
     for weight in (float(w) for w in args.weights.split(",")):
         model_config = spec.model.model_copy(update={"transition_weight": weight})
         tagger.model.spec = spec.model_copy(update={"model": model_config, "transitions": counted})
-        report = evaluate(gold, [tagger.postprocess(d, tagger.decode(p, s)) for d, p, s in zip(gold, pieces, scores)])
+        report = evaluate(gold, [tagger.postprocess(d, found) for d, found in zip(gold, tagger.decode(pieces, scores))])
         row = headline(report)
         if report["entities"]:
             row |= {f"entity_f1_{k}": v["f1"] for k, v in report["entities"].items() if k in ("PER", "ORG", "LOC", "MISC")}

@@ -115,3 +115,34 @@ def test_span_marginals_are_the_probability_of_exactly_that_span_under_the_chain
             mass[span] = mass.get(span, 0.0) + weight
     spans = sorted(mass)
     assert span_marginals(log_probs, tags, transitions, spans) == pytest.approx([mass[s] / total for s in spans])
+
+
+def test_articles_decoded_together_get_what_each_gets_alone():
+    """Chains pads sequences of different lengths into one array: padding changes nothing."""
+    from newstag.crf import Chains, span_marginals
+    from newstag.text import bio_to_spans
+
+    rng = np.random.default_rng(3)
+    tags = bio_tags(["DIRECT", "CUE"])
+    transitions = rng.normal(size=(len(tags), len(tags)))
+    sequences = [np.log(rng.dirichlet(np.ones(len(tags)), size=n)) for n in (7, 1, 0, 30, 12)]
+    chains = Chains(sequences, tags, transitions)
+    paths = chains.viterbi()
+    spans = [bio_to_spans([tags[i] for i in path]) for path in paths]
+    together = chains.span_marginals(spans)
+    for lp, path, seq_spans, scores in zip(sequences, paths, spans, together):
+        assert path == viterbi(lp, tags, transitions)
+        assert scores == pytest.approx(span_marginals(lp, tags, transitions, seq_spans), rel=1e-9)
+
+
+def test_span_marginals_do_not_underflow_on_long_confident_sequences():
+    """2,000 words of near-certain tags: a product of probabilities that would underflow
+    unscaled; the span's marginal is still a probability near 1."""
+    from newstag.crf import span_marginals
+
+    tags = bio_tags(["PER"])
+    probs = np.full((2000, 3), 1e-30)
+    probs[:, 0] = 1.0
+    probs[1000:1003, 0], probs[1000, 1], probs[1001:1003, 2] = 1e-30, 1.0, 1.0
+    [score] = span_marginals(np.log(probs), tags, None, [(1000, 1003, "PER")])
+    assert score == pytest.approx(1.0, abs=1e-6)

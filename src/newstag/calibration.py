@@ -229,14 +229,15 @@ def raw_and_calibrated_figures(pairs, maps: dict[str, PlattMap]) -> dict:
 
 # ---- a model directory ----------------------------------------------------------------
 def calibrate_model(model_dir, gold_sets: dict[str, list[Document]], device: str = "auto",
-                    batch_size: int = 8) -> dict:
-    """Fit the maps on the model's raw scores of the gold sets (dev), store them in its
-    manifest, and return the raw and calibrated figures on those sets."""
+                    batch_size: int = 8, backend: str = "torch") -> dict:
+    """Fit the maps on the model's raw scores of the gold sets (dev) as ``backend`` computes
+    them (an int8 graph's scores are not the torch model's), store them in its manifest
+    under that backend, and return the raw and calibrated figures on those sets."""
     from .modeldir import write_calibration
     from .tagger import Tagger
 
-    tagger = Tagger.load(model_dir, device=device, calibrated=False)
+    tagger = Tagger.load(model_dir, device=device, calibrated=False, backend=backend)
     pairs = [(g, p) for docs in gold_sets.values() for g, p in zip(docs, tagger.pipe(docs, batch_size=batch_size))]
     maps = fit(pairs)
-    write_calibration(model_dir, to_json(maps), fitted_on=sorted(gold_sets))
+    write_calibration(model_dir, to_json(maps), fitted_on=sorted(gold_sets), backend=backend)
     return raw_and_calibrated_figures(pairs, maps)

@@ -66,67 +66,111 @@ def viterbi(log_probs: np.ndarray, tags: list[str], transitions: Optional[np.nda
 
     ``transitions``: scores (from, to) added to every step, if any.
     """
-    n_words, n_tags = log_probs.shape
-    if n_words == 0:
-        return []
-    forbidden, start_penalty = _penalties(tuple(tags))
-    if transitions is not None:
-        forbidden = forbidden + transitions
-    score = log_probs[0] + start_penalty
-    back = np.zeros((n_words, n_tags), dtype=np.int64)
-    for i in range(1, n_words):
-        cand = score[:, None] + forbidden  # (from, to)
-        back[i] = cand.argmax(0)
-        score = cand.max(0) + log_probs[i]
-    path = [int(score.argmax())]
-    for i in range(n_words - 1, 0, -1):
-        path.append(int(back[i, path[-1]]))
-    return path[::-1]
+    return Chains([log_probs], tags, transitions).viterbi()[0]
 
 
 def span_marginals(log_probs: np.ndarray, tags: list[str], transitions: Optional[np.ndarray],
                    spans: list[tuple[int, int, str]]) -> list[float]:
     """P(exactly this span with this label) for each word span (first, last_exclusive,
-    label), under the chain that ``viterbi`` decodes (same constraints and transitions):
-    B-label on the first word, I-label on the rest, and the next word not I-label.
+    label), under the chain that ``viterbi`` decodes: see ``Chains.span_marginals``."""
+    return Chains([log_probs], tags, transitions).span_marginals([spans])[0]
 
-    Forward-backward in log space: alpha[i, t] scores every path prefix ending in tag t at
-    word i, beta[i, t] every suffix after it; a span's paths are those through its tags.
+
+class Chains:
+    """Several sequences of one tag set, padded into one array and decoded together.
+
+    Decoding walks the words one step at a time; a step costs the same few array
+    operations for one sequence as for a batch of them, so the articles of a batch are
+    decoded in as many Python steps as the longest has words, not as all have together.
+    A sequence's padding never changes its result: past its end its Viterbi scores are
+    carried unchanged and its forward-backward terms are never read.
     """
-    n_words = len(log_probs)
-    if not spans:
-        return []
-    forbidden, start_penalty = _penalties(tuple(tags))
-    pair = forbidden + (transitions if transitions is not None else 0.0)
-    unary = log_probs.astype(np.float64)
-    alpha = np.empty_like(unary)
-    beta = np.zeros_like(unary)
-    alpha[0] = unary[0] + start_penalty
-    for i in range(1, n_words):
-        alpha[i] = _logsumexp(alpha[i - 1][:, None] + pair, axis=0) + unary[i]
-    for i in range(n_words - 2, -1, -1):
-        beta[i] = _logsumexp(pair + (unary[i + 1] + beta[i + 1])[None, :], axis=1)
-    log_z = _logsumexp(alpha[-1], axis=0)
-    index = {t: k for k, t in enumerate(tags)}
-    out = []
-    for a, b, label in spans:
-        first, inside = index[f"B-{label}"], index[f"I-{label}"]
-        score = alpha[a, first] + sum(pair[first if i == a + 1 else inside, inside] + unary[i, inside] for i in range(a + 1, b))
-        if b < n_words:
-            last = first if b == a + 1 else inside
-            after = pair[last] + unary[b] + beta[b]
-            after[inside] = -np.inf  # the span ends here
-            score += _logsumexp(after, axis=0)
-        out.append(float(np.exp(min(score - log_z, 0.0))))
-    return out
 
+    def __init__(self, log_probs: list[np.ndarray], tags: list[str], transitions: Optional[np.ndarray] = None):
+        self.tags = tags
+        self.lengths = np.array([len(lp) for lp in log_probs], dtype=np.int64)
+        n_tags, longest = len(tags), int(self.lengths.max(initial=0))
+        self.unary = np.zeros((len(log_probs), longest, n_tags))
+        for k, lp in enumerate(log_probs):
+            self.unary[k, :len(lp)] = lp
+        forbidden, self.start = _penalties(tuple(tags))
+        self.pair = forbidden + (transitions if transitions is not None else 0.0)  # (from, to), -inf: forbidden
 
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    """log(sum(exp(x))) along an axis, -inf where every term is -inf."""
-    top = np.max(x, axis=axis, keepdims=True)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.squeeze(safe, axis=axis) + np.log(np.sum(np.exp(x - safe), axis=axis))
+    def viterbi(self) -> list[list[int]]:
+        """Each sequence's best tag path under the constraints and transitions."""
+        n_seq, longest, n_tags = self.unary.shape
+        if longest == 0:
+            return [[] for _ in range(n_seq)]
+        score = self.unary[:, 0] + self.start
+        back = np.broadcast_to(np.arange(n_tags), (n_seq, longest, n_tags)).copy()  # padding: stay on the tag
+        for i in range(1, longest):
+            cand = score[:, :, None] + self.pair  # (sequence, from, to)
+            live = (i < self.lengths)[:, None]
+            back[:, i] = np.where(live, cand.argmax(1), back[:, i])
+            score = np.where(live, cand.max(1) + self.unary[:, i], score)
+        path = np.empty((n_seq, longest), dtype=np.int64)
+        path[:, -1] = score.argmax(1)
+        rows = np.arange(n_seq)
+        for i in range(longest - 1, 0, -1):
+            path[:, i - 1] = back[rows, i, path[:, i]]
+        return [path[k, :n].tolist() for k, n in enumerate(self.lengths)]
+
+    def span_marginals(self, spans: list[list[tuple[int, int, str]]]) -> list[list[float]]:
+        """P(exactly this span with this label) for each sequence's word spans (first,
+        last_exclusive, label): B-label on the first word, I-label on the rest, and the
+        next word not I-label.
+
+        Scaled forward-backward (Rabiner's): each step's forward vector is normalised to
+        sum 1 and the log of the normaliser kept, so nothing underflows and no step needs
+        a log-sum-exp. alpha[i, t] scores every path prefix ending in tag t at word i,
+        beta[i, t] every suffix after it; a span's paths are those through its tags.
+        """
+        if not any(spans):
+            return [[] for _ in spans]
+        alpha, beta, log_norm, shift, emit = self._forward_backward()
+        cum = np.cumsum(log_norm, axis=1)  # log of the forward normalisers so far
+        index = {t: k for k, t in enumerate(self.tags)}
+        out = []
+        for k, seq_spans in enumerate(spans):
+            n, scores = int(self.lengths[k]), []
+            for a, b, label in seq_spans:
+                first, inside = index[f"B-{label}"], index[f"I-{label}"]
+                log_p = np.log(alpha[k, a, first])
+                if b > a + 1:  # the rest of the span: B -> I, then I -> I
+                    log_p += self.pair[first, inside] + (b - a - 2) * self.pair[inside, inside]
+                    log_p += self.unary[k, a + 1:b, inside].sum()
+                if b < n:  # the next word is anything but I-label
+                    last = first if b == a + 1 else inside
+                    after = np.exp(self.pair[last]) * emit[k, b] * beta[k, b]
+                    after[inside] = 0.0
+                    log_p += np.log(after.sum()) + shift[k, b] - (cum[k, b] - cum[k, a])
+                else:
+                    log_p -= cum[k, n - 1] - cum[k, a]
+                scores.append(float(np.exp(min(log_p, 0.0))))
+            out.append(scores)
+        return out
+
+    def _forward_backward(self):
+        """Scaled forward and backward vectors, (sequence, word, tag) each, and per word the
+        log of the forward normaliser and the emission shift it includes."""
+        n_seq, longest, n_tags = self.unary.shape
+        shift = self.unary.max(2)  # emissions are exp(unary - shift): at most 1, never all 0
+        emit = np.exp(self.unary - shift[:, :, None])
+        move = np.exp(self.pair)  # 0 where forbidden
+        alpha = np.empty_like(emit)
+        norm = np.empty((n_seq, longest))
+        step = np.exp(self.start) * emit[:, 0]
+        for i in range(longest):
+            if i:
+                step = (alpha[:, i - 1] @ move) * emit[:, i]
+            norm[:, i] = step.sum(1)
+            alpha[:, i] = step / norm[:, i, None]
+        beta = np.ones_like(emit)
+        last = (self.lengths - 1)[:, None]
+        for i in range(longest - 2, -1, -1):
+            back = ((emit[:, i + 1] * beta[:, i + 1]) @ move.T) / norm[:, i + 1, None]
+            beta[:, i] = np.where(i < last, back, 1.0)
+        return alpha, beta, np.log(norm) + shift, shift, emit
 
 
 def masked_loss(logits, labels):

@@ -3,7 +3,7 @@
     spec = ModelSpec.for_training(config.model, encoder, statistics)   # what config.json stores
     model = NewstagModel(spec, encoder)                                 # or NewstagModel(spec): a fresh encoder
     out = model(input_ids, attention_mask, shape_ids, labels)           # TaggerOutput: logits and losses
-    spans = model.decode("quotes", word_log_probs)                      # the best valid tag path, as spans
+    spans = model.decode("quotes", [word_log_probs, ...])               # per article, the best valid tag path as spans
 
 Each word is read at its first subword: the encoder's state there, concatenated with a
 learned embedding of the word's shape (casing, quotation marks, paragraph start), since
@@ -27,7 +27,7 @@ from torch import nn
 
 from . import __version__
 from .config import ModelConfig
-from .crf import CRF, bio_tags, masked_loss, span_marginals, viterbi
+from .crf import CRF, Chains, bio_tags, masked_loss
 from .document import LAYERS
 from .labels import layer_labels
 from .text import N_SHAPES, SHAPES, bio_to_spans
@@ -188,16 +188,17 @@ class NewstagModel(nn.Module):
         """The CRF's sequence likelihood, or per-word cross-entropy, over the labelled words."""
         return self.crfs[layer](logits, labels) if self.crfs is not None else masked_loss(logits, labels)
 
-    def decode(self, layer: str, log_probs: np.ndarray) -> list[tuple[int, int, str, float]]:
-        """Word spans (first, last_exclusive, label, score) of the best valid tag path; the
-        score is the span's marginal probability under the same chain (the CRF's, or the
-        softmax with the counted prior): P(exactly this span, with this label)."""
+    def decode(self, layer: str, log_probs: list[np.ndarray]) -> list[list[tuple[int, int, str, float]]]:
+        """For each article's (words, tags) log-probabilities, the word spans (first,
+        last_exclusive, label, score) of the best valid tag path; the score is the span's
+        marginal probability under the same chain (the CRF's, or the softmax with the
+        counted prior): P(exactly this span, with this label). Articles are decoded together
+        (crf.Chains)."""
         tags = self.tags[layer]
-        transitions = self.transition_scores(layer)
-        path = viterbi(log_probs, tags, transitions)
-        spans = bio_to_spans([tags[i] for i in path])
-        scores = span_marginals(log_probs, tags, transitions, spans)
-        return [(a, b, label, score) for (a, b, label), score in zip(spans, scores)]
+        chains = Chains(log_probs, tags, self.transition_scores(layer))
+        spans = [bio_to_spans([tags[i] for i in path]) for path in chains.viterbi()]
+        scores = chains.span_marginals(spans)
+        return [[(a, b, label, score) for (a, b, label), score in zip(s, sc)] for s, sc in zip(spans, scores)]
 
     def configure_optimizer(self, training):
         """AdamW: the pretrained encoder at ``lr_encoder``, everything fresh (shape embedding,

@@ -32,14 +32,16 @@ from .linking import Mention, PredictedQuote, Predictions, load_linker
 from .runtime import autocast_for, pick_device
 from .text import lone_surrogate
 
+BACKENDS = ("torch", "onnx", "onnx-int8")
 WINDOW_BATCH_SIZE = 16  # windows per forward pass: enough to fill 2 CPU cores without padding waste
 
 
 @dataclass
 class Window:
     article: int  # index of the article among those in hand
-    owned: set  # the words whose scores come from this window
     inputs: dict  # input_ids, shape_ids, word_index
+    positions: np.ndarray  # the window positions whose scores are kept ...
+    words: np.ndarray  # ... and the words they score (the words this window owns)
 
 
 class TorchBackend:
@@ -48,7 +50,7 @@ class TorchBackend:
     def __init__(self, model, device):
         self.model, self.device = model, device
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, batch: dict) -> dict[str, np.ndarray]:
         with autocast_for(self.device):
             out = self.model(batch["input_ids"], batch["attention_mask"], batch["shape_ids"])
@@ -59,26 +61,38 @@ class Tagger:
     """A loaded model (and its linker), callable on text or documents."""
 
     def __init__(self, model, tokenizer, device: str = "auto", linker=None, window_batch_size: int = WINDOW_BATCH_SIZE,
-                 calibration: dict | None = None):
+                 calibration: dict | None = None, backend=None):
         self.calibration = calibration or {}  # kind -> calibration.PlattMap; {}: raw scores
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.linker = linker if linker is not None else load_linker("rule")
         self.window_batch_size = window_batch_size
-        self.backend = TorchBackend(self.model, self.device)
+        self.backend = backend or TorchBackend(self.model, self.device)
 
     @classmethod
-    def load(cls, path, device: str = "auto", linker: str | None = None, calibrated: bool = True) -> "Tagger":
+    def load(cls, path, device: str = "auto", linker: str | None = None, calibrated: bool = True,
+             backend: str = "torch", threads: int | None = None) -> "Tagger":
         """``linker``: "rule" or "learned"; by default the one the model was trained with.
-        ``calibrated``: map scores with the calibration stored in the model directory, if any."""
+        ``calibrated``: map scores with the calibration stored in the model directory for
+        this backend, if any. ``backend``: "torch", or "onnx" / "onnx-int8" for the graphs
+        ``newstag export`` wrote (onnx_backend.py; CPU only)."""
         from . import calibration
         from .model import NewstagModel
         from .modeldir import read_calibration
 
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         model, tokenizer = NewstagModel.from_pretrained(path)
-        maps = calibration.from_json(read_calibration(path)) if calibrated else {}
-        return cls(model, tokenizer, device, load_linker(linker or model.spec.model.linker, path), calibration=maps)
+        runner = None
+        if backend != "torch":
+            from .onnx_backend import OnnxBackend, checked_graph
+
+            runner = OnnxBackend(checked_graph(path, backend), list(model.heads), threads)
+            device = "cpu"
+        maps = calibration.from_json(read_calibration(path, backend)) if calibrated else {}
+        return cls(model, tokenizer, device, load_linker(linker or model.spec.model.linker, path), calibration=maps,
+                   backend=runner)
 
     @property
     def spec(self):
@@ -92,7 +106,10 @@ class Tagger:
             for win in plan_windows(p, self.spec.window_length, self.spec.model.stride):
                 if win.owned:
                     inputs = window_inputs(p, win, self.tokenizer.cls_token_id, self.tokenizer.sep_token_id)
-                    windows.append(Window(a, set(win.owned), inputs))
+                    owned = set(win.owned)
+                    kept = [(pos, w) for pos, w in enumerate(inputs["word_index"]) if w in owned]  # first subwords
+                    positions, words = (np.array(column, dtype=np.int64) for column in zip(*kept))
+                    windows.append(Window(a, inputs, positions, words))
         return pieces, windows
 
     def forward(self, pieces: list[WordPieces], windows: list[Window]) -> list[dict[str, np.ndarray]]:
@@ -104,25 +121,25 @@ class Tagger:
             chunk = windows[i:i + self.window_batch_size]
             scores = self.backend(collate([w.inputs for w in chunk], self.tokenizer.pad_token_id or 0, self.device))
             for row, window in enumerate(chunk):
-                for pos, w in enumerate(window.inputs["word_index"]):  # a word's first subword only
-                    if w in window.owned:
-                        for layer, layer_scores in scores.items():
-                            out[window.article][layer][w] = layer_scores[row, pos]
+                for layer, layer_scores in scores.items():
+                    out[window.article][layer][window.words] = layer_scores[row, window.positions]
         return out
 
-    def decode(self, pieces: WordPieces, scores: dict[str, np.ndarray]) -> Predictions:
-        """Spans of the layers the model learned; an untrained head's output is never decoded."""
-        words = pieces.words
-        found = Predictions(layers=tuple(self.model.layers))
+    def decode(self, pieces: list[WordPieces], scores: list[dict[str, np.ndarray]]) -> list[Predictions]:
+        """Each article's spans of the layers the model learned (an untrained head's output
+        is never decoded), all articles decoded together layer by layer."""
+        found = [Predictions(layers=tuple(self.model.layers)) for _ in pieces]
         for layer in self.model.layers:
-            for a, b, label, score in self.model.decode(layer, scores[layer]):
-                start, end = words[a][0], words[b - 1][1]
-                if layer == "entities":
-                    found.entities.append(Mention(start, end, score, label))
-                elif label in KIND_OF_ROLE:
-                    found.quotes.append(PredictedQuote(start, end, KIND_OF_ROLE[label], score))
-                else:
-                    (found.cues if label == "CUE" else found.speakers).append(Mention(start, end, score, label))
+            spans = self.model.decode(layer, [s[layer] for s in scores])
+            for article, p, article_spans in zip(found, pieces, spans):
+                for a, b, label, score in article_spans:
+                    start, end = p.words[a][0], p.words[b - 1][1]
+                    if layer == "entities":
+                        article.entities.append(Mention(start, end, score, label))
+                    elif label in KIND_OF_ROLE:
+                        article.quotes.append(PredictedQuote(start, end, KIND_OF_ROLE[label], score))
+                    else:
+                        (article.cues if label == "CUE" else article.speakers).append(Mention(start, end, score, label))
         return found
 
     def postprocess(self, doc: Document, found: Predictions) -> Document:
@@ -138,7 +155,7 @@ class Tagger:
     def spans(self, docs: list[Document]) -> list[Predictions]:
         """The tagger's own spans (quotes, cues, speakers, entities) of each document, before linking."""
         pieces, windows = self.preprocess(docs)
-        return [self.decode(p, s) for p, s in zip(pieces, self.forward(pieces, windows))]
+        return self.decode(pieces, self.forward(pieces, windows))
 
     def __call__(self, text: Union[str, Document], doc_id: str = "doc") -> Document:
         return next(self.pipe([text], batch_size=1, ids=[doc_id]))

@@ -1,0 +1,158 @@
+"""The ONNX Runtime backend: `newstag export` writes graphs that tag as the PyTorch model
+does, an int8 graph that loads and tags, and exports that no longer match their model
+are refused."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import predict, tiny_config
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def lstm_model(tmp_path_factory, corpus_files):
+    """A tiny model with what the default has between encoder and heads (BiLSTM, CRF), exported to ONNX."""
+    from newstag.config import load_config
+    from newstag.onnx_backend import export
+    from newstag.training import train
+
+    folder = tmp_path_factory.mktemp("onnx")
+    data = yaml.safe_load(tiny_config(corpus_files, epochs=1).read_text())
+    data["model"].update(context_lstm=8, crf=True)
+    config = folder / "lstm.yaml"
+    config.write_text(yaml.safe_dump(data))
+    out = folder / "model"
+    train(load_config(config), out, progress=False, log=lambda m: None)
+    export(out, int8=True, log=lambda m: None)
+    return out
+
+
+def copy_of(model, tmp_path):
+    target = tmp_path / "model"
+    shutil.copytree(model, target)
+    return target
+
+
+def test_the_unpacked_bilstm_gives_the_packed_outputs_at_every_real_position():
+    from newstag.model import run_lstm
+    from newstag.onnx_backend import bilstm_unpacked, one_direction
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(6, 5, batch_first=True, bidirectional=True).eval()
+    lengths = torch.tensor([9, 1, 4, 9, 6])
+    hidden = torch.randn(len(lengths), 9, 6)
+    mask = (torch.arange(9)[None] < lengths[:, None]).long()
+    with torch.no_grad():
+        packed = run_lstm(lstm, hidden, mask)
+        unpacked = bilstm_unpacked(lstm, one_direction(lstm, ""), one_direction(lstm, "_reverse"), hidden, mask)
+    for row, n in enumerate(lengths):
+        assert torch.allclose(unpacked[row, :n], packed[row, :n], atol=1e-6)
+
+
+def test_the_fp32_graph_tags_as_the_torch_model_does(lstm_model, gold_docs):
+    from newstag.tagger import Tagger
+
+    by_torch = list(Tagger.load(lstm_model, device="cpu").pipe(gold_docs))
+    by_onnx = list(Tagger.load(lstm_model, backend="onnx").pipe(gold_docs))
+    for a, b in zip(by_torch, by_onnx):
+        assert [(e.start, e.end, e.label) for e in a.entities] == [(e.start, e.end, e.label) for e in b.entities]
+        assert [(q.start, q.end, q.kind) for q in a.quotes] == [(q.start, q.end, q.kind) for q in b.quotes]
+        assert [e.score for e in a.entities] == pytest.approx([e.score for e in b.entities], abs=1e-4)
+
+
+def test_the_int8_graph_gives_log_probabilities_close_to_fp32(lstm_model, gold_docs):
+    from newstag.tagger import Tagger
+
+    fp32, int8 = Tagger.load(lstm_model, backend="onnx"), Tagger.load(lstm_model, backend="onnx-int8")
+    pieces, windows = fp32.preprocess(gold_docs)
+    for a, b in zip(fp32.forward(pieces, windows), int8.forward(pieces, windows)):
+        for layer in a:
+            assert np.allclose(np.exp(a[layer]).sum(1), 1, atol=1e-4) and np.allclose(np.exp(b[layer]).sum(1), 1, atol=1e-4)
+            assert np.abs(np.exp(a[layer]) - np.exp(b[layer])).max() < 0.1
+
+
+def test_an_export_is_refused_once_the_weights_change(lstm_model, tmp_path):
+    from newstag.model import NewstagModel
+    from newstag.modeldir import ModelDirError
+    from newstag.tagger import Tagger
+
+    model_dir = copy_of(lstm_model, tmp_path)
+    model, tokenizer = NewstagModel.from_pretrained(model_dir)
+    with torch.no_grad():
+        next(iter(model.heads.values())).bias.add_(1.0)
+    model.save_pretrained(model_dir, tokenizer)  # the export's files are carried over, now stale
+    with pytest.raises(ModelDirError, match="stale.*newstag export"):
+        Tagger.load(model_dir, backend="onnx")
+
+
+def test_an_altered_graph_is_refused(lstm_model, tmp_path):
+    from newstag.modeldir import ModelDirError
+    from newstag.tagger import Tagger
+
+    model_dir = copy_of(lstm_model, tmp_path)
+    with open(model_dir / "model.int8.onnx", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ModelDirError, match="altered"):
+        Tagger.load(model_dir, backend="onnx-int8")
+
+
+def test_predict_with_the_onnx_backend_writes_what_torch_writes(lstm_model, tmp_path, gold_docs):
+    from newstag.document import read_jsonl, write_jsonl
+
+    write_jsonl(gold_docs, tmp_path / "in.jsonl")
+    for backend in ("torch", "onnx"):
+        result = predict(lstm_model, tmp_path / "in.jsonl", "--output", tmp_path / f"{backend}.jsonl",
+                         "--backend", backend, "--threads", "1")
+        assert result.exit_code == 0, result.output
+    by_torch, by_onnx = read_jsonl(tmp_path / "torch.jsonl"), read_jsonl(tmp_path / "onnx.jsonl")
+    assert [[(q.start, q.end, q.speaker) for q in d.quotes] for d in by_torch] == \
+           [[(q.start, q.end, q.speaker) for q in d.quotes] for d in by_onnx]
+
+
+def test_predict_with_a_backend_never_exported_says_how_to_export(tiny_model, tmp_path):
+    (tmp_path / "a.txt").write_text("The minister said it would rain.")
+    result = predict(tiny_model, tmp_path / "a.txt", "--backend", "onnx-int8")
+    assert result.exit_code == 2
+    assert "no ONNX export" in result.output and "newstag export" in result.output and "--int8" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_backend_is_a_usage_error(tiny_model, tmp_path):
+    (tmp_path / "a.txt").write_text("The minister said it would rain.")
+    result = predict(tiny_model, tmp_path / "a.txt", "--backend", "tensorrt")
+    assert result.exit_code == 2 and "backend must be one of torch, onnx, onnx-int8" in result.output
+
+
+def test_the_export_command_records_the_weights_it_came_from(tiny_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from newstag.cli import app
+    from newstag.files import sha256_of
+
+    model_dir = copy_of(tiny_model, tmp_path)
+    result = CliRunner().invoke(app, ["export", "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((model_dir / "onnx.json").read_text())
+    assert record["weights_sha256"] == sha256_of(model_dir / "model.safetensors")
+    assert set(record["graphs"]) == {"onnx"}  # no --int8: no int8 graph
+    assert CliRunner().invoke(app, ["export", "--model", str(tmp_path / "nowhere")]).exit_code == 2
+
+
+def test_calibration_is_kept_per_backend(lstm_model, tmp_path, corpus_files):
+    from typer.testing import CliRunner
+
+    from newstag.cli import app
+    from newstag.modeldir import read_calibration
+
+    model_dir = copy_of(lstm_model, tmp_path)
+    torch_maps = read_calibration(model_dir, "torch")
+    result = CliRunner().invoke(app, ["calibrate", "--model", str(model_dir), "--data", str(corpus_files / "dev.jsonl"),
+                                      "--backend", "onnx-int8"])
+    assert result.exit_code == 0, result.output
+    assert read_calibration(model_dir, "onnx-int8")
+    assert read_calibration(model_dir, "torch") == torch_maps  # the torch maps are left as they were
