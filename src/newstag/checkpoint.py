@@ -8,6 +8,7 @@ how the finished model reaches OUTPUT.
         scheduler.pt        the learning-rate schedule's state dict (torch.save)
         rng.safetensors     the torch CPU (and CUDA) generator states; the python, numpy
                             and epoch-order ``random.Random`` states as JSON in its metadata
+        rng.K.safetensors   the same for process K of a run in several processes (K ≥ 1)
         best/               the best epoch's model directory (``save_pretrained``)
 
 Written after every epoch into a directory beside it and swapped in whole
@@ -18,6 +19,12 @@ loads it as a model; when training ends, ``finish`` promotes best/ to OUTPUT, an
 manifest appears and the checkpoint goes in one rename. A resumed run restores every
 state above and so ends with the same weights as an uninterrupted one (on the same
 device and thread count).
+
+A run in several processes is checkpointed by its main process: the weights and the
+optimizer are the same in every process, the random generators are not (each process
+draws its own dropout), so every process's generators are gathered into it. Such a
+checkpoint is resumed by as many processes as wrote it; another number is refused (a
+process without generators of its own could not continue the run exactly).
 """
 from __future__ import annotations
 
@@ -38,7 +45,9 @@ FORMAT = 1
 STATE, OPTIMIZER, SCHEDULER, RNG, BEST = "state.json", "optimizer.pt", "scheduler.pt", "rng.safetensors", "best"
 # Settings that may change between a run and its resumption: where it runs, not what it
 # computes (a different thread count can change the last bits of the result).
-MAY_DIFFER = {"training.device", "training.num_threads"}
+# training.grad_accumulation only splits each process's share of a step into smaller
+# micro-batches: the same step, summed in another order.
+MAY_DIFFER = {"training.device", "training.num_threads", "training.grad_accumulation"}
 
 
 class ResumeError(ValueError):
@@ -65,16 +74,17 @@ class Checkpoint:
     path: Path
     state: RunState
     config: dict  # the run config's model_dump, as JSON
+    processes: int = 1  # how many processes trained the run
 
-    def restore(self, model, optimizer, scheduler, rng: random.Random) -> None:
-        """Load the weights, optimizer and schedule, and put every random generator back
-        where it stood when the checkpoint was written."""
+    def restore(self, model, optimizer, scheduler, rng: random.Random, process: int = 0) -> None:
+        """Load the weights, optimizer and schedule, and put every random generator of
+        ``process`` back where it stood when the checkpoint was written."""
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(str(self.path / WEIGHTS)))
         optimizer.load_state_dict(torch.load(self.path / OPTIMIZER, map_location="cpu", weights_only=True))
         scheduler.load_state_dict(torch.load(self.path / SCHEDULER, map_location="cpu", weights_only=True))
-        restore_rng(self.path / RNG, rng)
+        restore_rng(self.path / rng_file(process), rng)
 
 
 def checkpoint_dir(output: Path) -> Path:
@@ -86,13 +96,18 @@ def best_dir(output: Path) -> Path:
     return checkpoint_dir(output) / BEST
 
 
-def prepare(output: Path, config, resume: bool) -> Optional[Checkpoint]:
-    """The checkpoint to continue from, or None to start afresh; ResumeError when OUTPUT
-    holds what the request would lose or cannot continue. Changes nothing on disk except
-    undoing a swap a kill cut short."""
-    output = Path(output)
-    recover_swap(output)
+def recover(output: Path) -> None:
+    """Undo a swap of OUTPUT or of its checkpoint that a kill cut short (one process only,
+    before any reads them)."""
+    recover_swap(Path(output))
     recover_swap(checkpoint_dir(output))
+
+
+def prepare(output: Path, config, resume: bool, processes: int = 1) -> Optional[Checkpoint]:
+    """The checkpoint to continue from, or None to start afresh; ResumeError when OUTPUT
+    holds what the request would lose or cannot continue, in ``processes`` processes.
+    Changes nothing on disk (``recover`` first), so every process of a run may ask."""
+    output = Path(output)
     finished = (output / MANIFEST).is_file()
     unfinished = checkpoint_dir(output).is_dir() and not finished
     if not resume:
@@ -112,7 +127,16 @@ def prepare(output: Path, config, resume: bool) -> Optional[Checkpoint]:
     if differences:
         raise ResumeError(f"{output}: --resume needs the config the run started with; it differs at "
                           + "; ".join(differences) + f" (only {', '.join(sorted(MAY_DIFFER))} may change)")
+    if checkpoint.processes != processes:
+        raise ResumeError(f"{output}: the run was trained by {_processes(checkpoint.processes)} and its checkpoint "
+                          "holds the random generators of each; resume it in as many "
+                          f"(--processes {checkpoint.processes}, not {processes}), or delete the directory to start "
+                          "afresh")
     return checkpoint
+
+
+def _processes(n: int) -> str:
+    return "1 process" if n == 1 else f"{n} processes"
 
 
 def read(output: Path) -> Checkpoint:
@@ -124,7 +148,7 @@ def read(output: Path) -> Checkpoint:
     if saved.get("format") != FORMAT:
         raise ResumeError(f"{path}: a checkpoint of another newstag version (format {saved.get('format')}); "
                           "resume it with that version, or delete it and train again")
-    return Checkpoint(path, RunState(**saved["state"]), saved["config"])
+    return Checkpoint(path, RunState(**saved["state"]), saved["config"], saved.get("processes", 1))
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
@@ -154,11 +178,12 @@ def start(output: Path) -> None:
     shutil.rmtree(checkpoint_dir(output), ignore_errors=True)
 
 
-def save(output: Path, state: RunState, config, model, optimizer, scheduler, rng: random.Random,
+def save(output: Path, state: RunState, config, model, optimizer, scheduler, generators: list[dict],
          write_best: Optional[Callable[[Path], None]] = None) -> None:
-    """Write the checkpoint after an epoch, whole. ``write_best`` writes the model
-    directory at the path it is given, when this epoch is the best so far; otherwise the
-    previous checkpoint's best/ is kept."""
+    """Write the checkpoint after an epoch, whole. ``generators``: each process's
+    ``generator_states``, in process order. ``write_best`` writes the model directory at
+    the path it is given, when this epoch is the best so far; otherwise the previous
+    checkpoint's best/ is kept."""
     from safetensors.torch import save_file
 
     output = Path(output)
@@ -169,12 +194,14 @@ def save(output: Path, state: RunState, config, model, optimizer, scheduler, rng
         save_file(weights, str(tmp / WEIGHTS), metadata={"format": "pt"})
         torch.save(optimizer.state_dict(), tmp / OPTIMIZER)
         torch.save(scheduler.state_dict(), tmp / SCHEDULER)
-        save_rng(tmp / RNG, rng)
+        for process, states in enumerate(generators):
+            save_rng(tmp / rng_file(process), states)
         if write_best is not None:
             write_best(tmp / BEST)
         elif (target / BEST).is_dir():
             shutil.copytree(target / BEST, tmp / BEST, copy_function=link_or_copy)
-        saved = {"format": FORMAT, "config": config.model_dump(mode="json"), "state": asdict(state)}
+        saved = {"format": FORMAT, "config": config.model_dump(mode="json"), "state": asdict(state),
+                 "processes": len(generators)}
         write_text(tmp / STATE, json.dumps(saved, indent=1))
 
 
@@ -185,17 +212,28 @@ def finish(output: Path) -> None:
 
 # ---- random generators -------------------------------------------------------------
 
-def save_rng(path: Path, rng: random.Random) -> None:
-    """torch generator states as tensors; python, numpy and ``rng`` states as JSON metadata."""
-    from safetensors.torch import save_file
+def rng_file(process: int) -> str:
+    """The generator file of one process: rng.safetensors for the first (or only) one."""
+    return RNG if process == 0 else RNG.replace(".", f".{process}.", 1)
 
+
+def generator_states(rng: random.Random) -> dict:
+    """This process's generators: torch's as tensors, python's, numpy's and ``rng``'s as
+    JSON (picklable, to be gathered from every process into the main one)."""
     tensors = {"torch": torch.get_rng_state()}
     if torch.cuda.is_initialized():  # else no CUDA generator was used (and asking would start one)
         tensors |= {f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
     name, keys, pos, has_gauss, gauss = np.random.get_state()
     metadata = {"python": json.dumps(random.getstate()), "epoch_order": json.dumps(rng.getstate()),
                 "numpy": json.dumps([name, keys.tolist(), pos, has_gauss, gauss])}
-    save_file(tensors, str(path), metadata=metadata)
+    return {"tensors": tensors, "metadata": metadata}
+
+
+def save_rng(path: Path, states: dict) -> None:
+    """``generator_states``: the torch states as tensors, the rest as JSON metadata."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.cpu() for k, v in states["tensors"].items()}, str(path), metadata=states["metadata"])
 
 
 def restore_rng(path: Path, rng: random.Random) -> None:

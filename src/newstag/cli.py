@@ -29,13 +29,19 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda (overrides the config)"),
     progress: Optional[bool] = typer.Option(None, help="show a progress bar (default: when stderr is a terminal)"),
     resume: bool = typer.Option(False, "--resume", help="continue the unfinished run in --output from its last "
-                                                        "checkpoint (same config; device and threads may differ)"),
+                                                        "checkpoint (same config and processes; device and threads "
+                                                        "may differ)"),
+    processes: Optional[int] = typer.Option(None, "--processes", min=1, help="train in N data-parallel processes "
+                                            "(default 1, or as many as torchrun / accelerate launch started): on "
+                                            "CPU they share the cores, on CUDA each takes a GPU"),
 ):
     """Train on the config's train corpora, scoring its dev corpora each epoch; keep the best.
 
     A checkpoint is written after every epoch; a run that was killed continues with --resume."""
     from .checkpoint import ResumeError
     from .config import load_config
+    from .runtime import (DeviceError, LaunchError, ProcessesFailed, check_batch, check_gpus, is_main_process, launch,
+                          launched, pick_device, threads_per_process)
     from .training import CorpusError, train as run_training
 
     overrides = list(set_) + ([f"training.device={device}"] if device else [])
@@ -44,20 +50,46 @@ def train(
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     out = output or Path("models") / cfg.name
+    if processes and processes > 1 and not launched():
+        # torchrun starts this command again in each process (`torchrun --standalone
+        # --nproc-per-node N -m newstag.cli train ...`); each checks that there are N.
+        try:
+            check_gpus(processes, pick_device(cfg.training.device))
+            check_batch(processes, cfg.training.batch_size, cfg.training.grad_accumulation)
+            again = ["train", "--config", str(config), *(a for s in set_ for a in ("--set", s)), "--output", str(out),
+                     *(["--device", device] if device else []), "--processes", str(processes),
+                     *(["--progress"] if progress else ["--no-progress"] if progress is False else []),
+                     *(["--resume"] if resume else [])]
+            launch(processes, again, threads_per_process(cfg.training.num_threads, processes))
+        except (DeviceError, LaunchError) as exc:
+            fail(str(exc))
+        except ProcessesFailed as exc:
+            if str(exc):
+                fail(str(exc), exc.code)
+            raise typer.Exit(exc.code)  # a usage or set-up error, which the main process reported
+        return
     try:
-        summary = run_training(cfg, out, progress=progress, log=lambda m: typer.echo(m, err=True), resume=resume)
-    except (ResumeError, CorpusError) as exc:
+        summary = run_training(cfg, out, progress=progress, log=lambda m: typer.echo(m, err=True), resume=resume,
+                               processes=processes)
+    except (ResumeError, CorpusError, DeviceError, LaunchError) as exc:
+        if not is_main_process():
+            raise typer.Exit(2)  # every process meets the same error; the main one says it
         fail(str(exc))
-    typer.echo(json.dumps({"model": str(out), **summary}, indent=2))
+    if is_main_process():
+        typer.echo(json.dumps({"model": str(out), **summary}, indent=2))
 
 
-def _load_tagger(model: Path, device: str, linker: Optional[str]):
+BACKEND_HELP = "torch; onnx or onnx-int8: the graphs `newstag export` wrote (CPU)"
+
+
+def _load_tagger(model: Path, device: str, linker: Optional[str], backend: str = "torch",
+                 threads: Optional[int] = None):
     """A Tagger, or one line naming what is wrong with the model directory (exit 2)."""
     from .modeldir import ModelDirError
     from .tagger import Tagger
 
     try:
-        return Tagger.load(model, device=device, linker=linker)
+        return Tagger.load(model, device=device, linker=linker, backend=backend, threads=threads)
     except (ModelDirError, ValueError, RuntimeError) as exc:
         fail(str(exc))
 

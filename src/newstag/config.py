@@ -59,7 +59,11 @@ class ModelConfig(Strict):
 
 class TrainingConfig(Strict):
     epochs: int = Field(3, ge=1)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, description="windows per optimizer step, however many processes and "
+                                                  "accumulation steps share them (a multiple of their product)")
+    grad_accumulation: int = Field(1, ge=1, description="split each process's share of a step into this many "
+                                                        "micro-batches, their gradients summed (less memory, "
+                                                        "same step)")
     lr_encoder: float = 5e-5
     lr_head: float = 1e-3
     weight_decay: float = 0.01
@@ -69,7 +73,8 @@ class TrainingConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     eval_every_epoch: bool = True
-    num_threads: Optional[int] = None
+    num_threads: Optional[int] = Field(None, description="CPU threads per process (default: torch's; "
+                                                          "with N processes, the cores // N)")
 
 
 class RunConfig(Strict):

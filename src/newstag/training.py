@@ -10,9 +10,19 @@ own spans, fit the score maps on dev (calibration.py), and promote the best mode
 an unfinished run from its checkpoint and ends with the weights an uninterrupted run
 would have.
 
+One loop, in one process or several: Hugging Face accelerate places the model, wraps it
+for data parallel (DDP) and bf16 autocast, and accumulates gradients (runtime.py builds
+the ``Accelerator``; ``newstag train --processes N`` or torchrun starts the processes).
+Every process draws the same epoch order; each step is ``training.batch_size`` windows
+of it, of which each process trains on its share (``my_parts``), its loss
+weighted so that the gradient is the whole step's, as one process would compute it. The
+main process scores the dev corpora, writes the checkpoints, refits, calibrates and
+logs; the others wait for it at barriers.
+
 Test hook: with the environment variable NEWSTAG_TEST_KILL_AFTER_STEP=N, training kills
 its own process with SIGKILL right after optimizer step N (counted over the whole run),
-as ``kill -9`` would; tests/test_resume.py crashes runs with it.
+as ``kill -9`` would, in every process of the run; tests/test_resume.py and
+tests/test_distributed.py crash runs with it.
 """
 from __future__ import annotations
 
@@ -27,8 +37,8 @@ from functools import partial
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
+from accelerate.utils import broadcast_object_list, gather_object, set_seed
 
 from . import checkpoint
 from .alignment import collate, plan_windows, to_pieces, window_inputs
@@ -44,7 +54,7 @@ from .modelcard import write_model_card
 from .progress import on_terminal, progress as show_progress
 from .linking import linker_class
 from .model import ModelSpec, NewstagModel, load_encoder
-from .runtime import autocast_for, pick_device
+from .runtime import LaunchError, accelerator_for, check_batch, threads_per_process
 from .tagger import Tagger
 from .text import spans_to_bio
 
@@ -115,10 +125,25 @@ def epoch_order(sizes: list[int], weights: list[float], rng: random.Random) -> l
     return order
 
 
-def set_seed(seed: int):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+def labelled_words(rows: list[dict]) -> dict[str, int]:
+    """Per layer, the words the windows label: what each layer's loss is a mean over."""
+    return {layer: sum(tag != IGNORE for row in rows for tag in row[layer]) for layer in LAYERS}
+
+
+def my_parts(rows: list, process: int, processes: int, accumulation: int) -> list[list]:
+    """This process's micro-batches of one step: the step's windows dealt in turn to
+    processes × accumulation parts, of which this process takes every processes-th. At the
+    short last step of an epoch some parts may be empty."""
+    total = processes * accumulation
+    return [rows[a * processes + process::total] for a in range(accumulation)]
+
+
+def share_of_step(losses: dict, words: dict[str, int], step_words: dict[str, int]) -> dict:
+    """Per layer, a micro-batch's share of the step's loss: its loss (a mean over its
+    labelled words) weighted by its share of the step's labelled words. The shares of all
+    processes and micro-batches add up to the loss of the whole step taken as one batch."""
+    return {layer: loss * (words[layer] / step_words[layer] if step_words[layer] else 0.0)
+            for layer, loss in losses.items()}
 
 
 class MetricsLog:
@@ -167,17 +192,36 @@ def fit_linker(config: RunConfig, docs: list[Document], log, predicted=None):
     return linker
 
 
-def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=print, resume: bool = False) -> dict:
+def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=print, resume: bool = False,
+          processes: Optional[int] = None) -> dict:
     """Train the run a config describes; the best epoch's model ends up in ``output``.
 
     ``resume``: continue the unfinished run in ``output`` from its last checkpoint.
+    ``processes``: how many processes the caller launched (LaunchError when the launcher
+    started another number); None: as many as it started, or just this one. Every
+    process of a run calls train(); all return the main process's summary.
     """
     output, cfg = Path(output), config.training
-    resumed = checkpoint.prepare(output, config, resume)  # refuses before any work is done
+    # A CRF whose layer no window of a micro-batch annotates leaves its transitions out of
+    # that step's graph, which DDP must be told to expect.
+    accelerator = accelerator_for(cfg, find_unused_parameters=config.model.crf)
+    world, main, device = accelerator.num_processes, accelerator.is_main_process, accelerator.device
+    if processes is not None and world != processes:
+        raise LaunchError(f"asked for {processes} processes, but the launcher started {world} (`accelerate launch "
+                          "--cpu` starts one without mpirun); use `newstag train --processes N`, `torchrun "
+                          "--nproc-per-node N -m newstag.cli train ...` or `accelerate launch --multi_gpu "
+                          "--num_processes N -m newstag.cli train ...` (on CPU too)")
+    check_batch(world, cfg.batch_size, cfg.grad_accumulation)
+    log = log if main else (lambda message: None)  # the main process speaks for the run
+    if main:
+        checkpoint.recover(output)
+    accelerator.wait_for_everyone()
+    resumed = checkpoint.prepare(output, config, resume, world)  # refuses before any work is done, in every process
+    accelerator.wait_for_everyone()  # all have read OUTPUT before the main process may clear it for a fresh run
     set_seed(cfg.seed)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    device = pick_device(cfg.device)
+    threads = threads_per_process(cfg.num_threads, world)
+    if threads:
+        torch.set_num_threads(threads)
     encoder, tokenizer = load_encoder(config.model.encoder)
     train_sets = [(c, load_corpus_docs(c)) for c in config.train]
     dev_sets = {c.name: load_corpus_docs(c) for c in config.dev}
@@ -186,8 +230,10 @@ def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=
             raise CorpusError(f"train corpus {c.name!r} ({c.path}) has no documents")
     train_docs = [d for _, docs in train_sets for d in docs]
     spec = ModelSpec.for_training(config.model, encoder, corpus_statistics(train_docs, config.model.entity_labels))
-    model = NewstagModel(spec, encoder).to(device)
-    progress = on_terminal() if progress is None else progress
+    model = NewstagModel(spec, encoder).to(device)  # the same initialisation in every process
+    if world > 1:
+        set_seed(cfg.seed, device_specific=True)  # from here on each process draws its own dropout
+    progress = main and (on_terminal() if progress is None else progress)
     windows = [build_windows(docs, tokenizer, spec, show_progress=progress) for _, docs in train_sets]
     linker = fit_linker(config, train_docs, log)  # seeded: a resumed run fits the same linker again
     weights = [c.weight for c, _ in train_sets]
@@ -200,94 +246,121 @@ def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     if resumed:
         # After all that draws from the generators above (the model's random initialisation).
-        resumed.restore(model, optimizer, scheduler, rng)
+        resumed.restore(model, optimizer, scheduler, rng, accelerator.process_index)
         log(f"resuming after epoch {resumed.state.epoch} of {cfg.epochs}")
-    else:
+    elif main:
         checkpoint.start(output)
         if resume:
             log(f"{output}: no checkpoint to resume from (killed in its first epoch); starting at epoch 1")
+    # Wrapped for data parallel (DDP) and autocast as the accelerator says; ``network`` is
+    # the NewstagModel inside, which the main process scores and saves.
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    network = accelerator.unwrap_model(model)
     state = resumed.state if resumed else RunState()
     metrics = MetricsLog(output / "metrics.jsonl")
-    metrics.write(event="start", config=config.model_dump(), device=str(device),
-                  train_documents={c.name: len(d) for c, d in train_sets},
-                  train_windows={c.name: len(w) for (c, _), w in zip(train_sets, windows)},
-                  **({"resumed_from_epoch": state.epoch} if resumed else {}))
-    log(f"device {device}; {sum(len(w) for w in windows)} training windows; {steps_per_epoch} steps per epoch")
+    if main:
+        metrics.write(event="start", config=config.model_dump(), device=str(device), world_size=world,
+                      train_documents={c.name: len(d) for c, d in train_sets},
+                      train_windows={c.name: len(w) for (c, _), w in zip(train_sets, windows)},
+                      **({"resumed_from_epoch": state.epoch} if resumed else {}))
+    log(f"device {device}" + (f", {world} processes" if world > 1 else "")
+        + f"; {sum(len(w) for w in windows)} training windows; {steps_per_epoch} steps per epoch")
 
     kill_after_step = int(os.environ.get(KILL_AFTER_STEP) or 0)
+    parts = world * cfg.grad_accumulation  # micro-batches per step, over all processes
     started = time.time() - state.seconds  # the wall clock runs on across a resumption
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         model.train()
-        order = epoch_order([len(w) for w in windows], weights, rng)
+        order = epoch_order([len(w) for w in windows], weights, rng)  # the same order in every process
         bar = show_progress(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
                             enabled=progress)
         running, epoch_start = None, time.time()
         for i in bar:
-            batch = collate([windows[c][r] for c, r in order[i:i + cfg.batch_size]], tokenizer.pad_token_id or 0, device)
-            with autocast_for(device, cfg.precision):
-                out = model(batch["input_ids"], batch["attention_mask"], batch["shape_ids"],
-                            {layer: batch[layer] for layer in LAYERS})
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
+            rows = [windows[c][r] for c, r in order[i:i + cfg.batch_size]]  # the whole step, as one process sees it
+            step_words = labelled_words(rows)
+            step_losses = torch.zeros(len(LAYERS), device=device)
+            for part in my_parts(rows, accelerator.process_index, world, cfg.grad_accumulation):
+                with accelerator.accumulate(model):  # sums the gradients, exchanging them at the step's last part
+                    # An empty part (the short last step of an epoch) runs a window at weight 0:
+                    # every process takes part in every exchange of gradients.
+                    batch = collate(part or rows[:1], tokenizer.pad_token_id or 0, device)
+                    out = model(batch["input_ids"], batch["attention_mask"], batch["shape_ids"],
+                                {layer: batch[layer] for layer in LAYERS})
+                    share = share_of_step(out.losses, labelled_words(part), step_words)
+                    # accelerate divides by the accumulation steps and DDP averages over the
+                    # processes: the gradient is that of the whole step's loss, as in one process.
+                    accelerator.backward(sum(share.values()) * parts)
+                    if accelerator.sync_gradients:  # the norm of the whole step's gradient, before clipping
+                        grad_norm = accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                    optimizer.step()  # these three act at the step's last part only
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    step_losses += torch.stack([share[layer] for layer in LAYERS]).detach()
+            step_losses = accelerator.reduce(step_losses, reduction="sum")  # the step's loss per layer
             state.step += 1
             if state.step == kill_after_step:
-                os.kill(os.getpid(), signal.SIGKILL)  # the test hook: a hard crash, as kill -9
-            state.tokens_seen += int(batch["attention_mask"].sum())
-            loss = out.loss.item()
+                os.kill(os.getpid(), signal.SIGKILL)  # the test hook: a hard crash, as kill -9 (in every process)
+            state.tokens_seen += sum(len(row["input_ids"]) for row in rows)
+            loss = step_losses.sum().item()
             running = loss if running is None else 0.9 * running + 0.1 * loss
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{running:.3f}")
-            if state.step % 10 == 0:
+            if main and state.step % 10 == 0:
                 metrics.write(event="step", epoch=epoch, step=state.step, loss=loss, lr=scheduler.get_last_lr()[0],
-                              **{f"{layer}_loss": value.item() for layer, value in out.losses.items()})
+                              grad_norm=grad_norm.item(),
+                              **{f"{layer}_loss": value for layer, value in zip(LAYERS, step_losses.tolist())})
         state.train_seconds += time.time() - epoch_start
-        record = {"event": "epoch", "epoch": epoch, "step": state.step, "loss": running,
-                  "seconds": round(time.time() - started, 1),
-                  "train_tokens_per_second": round(state.tokens_seen / state.train_seconds, 1)}
-        if dev_sets and (cfg.eval_every_epoch or epoch == cfg.epochs):
-            reports = evaluate_corpora(Tagger(model, tokenizer, device, linker), dev_sets)
-            score = sum(selection_score(r) for r in reports.values()) / len(reports)
-            record |= {"dev": {n: headline(r) for n, r in reports.items()}, "selection_score": round(score, 3)}
-        else:
-            reports, score = None, float(epoch)  # no dev data: the last epoch is the best we know
-        metrics.write(**record)
-        log(f"epoch {epoch}: loss {running:.4f}" + (f"; dev {record['dev']}" if "dev" in record else ""))
         write_best = None
-        if score > state.best_score:
-            state.best_score, state.best_epoch, state.best_report = score, epoch, reports
-            provenance = {"run_name": config.name, "best_epoch": epoch, "dev": record.get("dev")}
-            write_best = partial(model.save_pretrained, tokenizer=tokenizer, linker=linker, training=provenance)
-        state.epoch, state.last_record, state.seconds = epoch, record, time.time() - started
-        checkpoint.save(output, state, config, model, optimizer, scheduler, rng, write_best)
+        if main:  # scores the dev corpora and writes the checkpoint; the others wait
+            record = {"event": "epoch", "epoch": epoch, "step": state.step, "loss": running,
+                      "seconds": round(time.time() - started, 1),
+                      "train_tokens_per_second": round(state.tokens_seen / state.train_seconds, 1)}
+            if dev_sets and (cfg.eval_every_epoch or epoch == cfg.epochs):
+                reports = evaluate_corpora(Tagger(network, tokenizer, device, linker), dev_sets)
+                score = sum(selection_score(r) for r in reports.values()) / len(reports)
+                record |= {"dev": {n: headline(r) for n, r in reports.items()}, "selection_score": round(score, 3)}
+            else:
+                reports, score = None, float(epoch)  # no dev data: the last epoch is the best we know
+            metrics.write(**record)
+            log(f"epoch {epoch}: loss {running:.4f}" + (f"; dev {record['dev']}" if "dev" in record else ""))
+            if score > state.best_score:
+                state.best_score, state.best_epoch, state.best_report = score, epoch, reports
+                provenance = {"run_name": config.name, "best_epoch": epoch, "dev": record.get("dev")}
+                write_best = partial(network.save_pretrained, tokenizer=tokenizer, linker=linker, training=provenance)
+            state.last_record = record
+        state.epoch, state.seconds = epoch, time.time() - started
+        generators = gather_object([checkpoint.generator_states(rng)])  # every process's, after the dev scoring
+        if main:
+            checkpoint.save(output, state, config, network, optimizer, scheduler, generators, write_best)
+        accelerator.wait_for_everyone()
 
-    best_report = state.best_report
-    summary = {"best_selection_score": state.best_score, "last_epoch_dev": state.last_record.get("dev"),
-               "seconds": round(time.time() - started, 1),
-               "train_seconds": round(state.train_seconds, 1),
-               "train_tokens_per_second": round(state.tokens_seen / state.train_seconds, 1),
-               "dev": {n: headline(r) for n, r in (best_report or {}).items()}}
-    # Refitted in the checkpoint's best model, before it is promoted: the manifest that
-    # makes OUTPUT a model then covers the refitted linker, and --resume redoes a cut refit.
-    if config.model.linker == "learned" and config.model.linker_spans == "predicted":
-        refit = refit_linker_on_predictions(config, checkpoint.best_dir(output), train_docs, dev_sets, device, log)
-        if refit:
-            best_report = refit
-            summary["dev"] = {n: headline(r) for n, r in refit.items()}
-            log(f"dev with the refitted linker: {summary['dev']}")
-    if dev_sets:
-        # Scores mean what calibration.py says once mapped by what dev shows; the maps go in
-        # the manifest of the model about to be promoted (a cut run redoes this on --resume).
-        figures = calibrate_model(checkpoint.best_dir(output), dev_sets, device=str(device))
-        summary["calibration_dev"] = {kind: {"ece_raw": figures["raw"][kind]["ece"],
-                                             "ece_calibrated": figures["calibrated"][kind]["ece"]}
-                                      for kind in figures["raw"]}
-        log(f"scores calibrated on dev: {summary['calibration_dev']}")
-    metrics.write(event="end", **summary)
-    if best_report:
-        write_text(output / "dev_report.json", json.dumps(best_report, indent=2))
-    checkpoint.finish(output)  # written last: OUTPUT becomes a model only now
-    write_model_card(output)
-    return summary
+    summary = None
+    if main:  # refits, calibrates and promotes the model; the others wait for its summary
+        best_report = state.best_report
+        summary = {"best_selection_score": state.best_score, "last_epoch_dev": state.last_record.get("dev"),
+                   "seconds": round(time.time() - started, 1),
+                   "train_seconds": round(state.train_seconds, 1),
+                   "train_tokens_per_second": round(state.tokens_seen / state.train_seconds, 1),
+                   "dev": {n: headline(r) for n, r in (best_report or {}).items()}}
+        # Refitted in the checkpoint's best model, before it is promoted: the manifest that
+        # makes OUTPUT a model then covers the refitted linker, and --resume redoes a cut refit.
+        if config.model.linker == "learned" and config.model.linker_spans == "predicted":
+            refit = refit_linker_on_predictions(config, checkpoint.best_dir(output), train_docs, dev_sets, device, log)
+            if refit:
+                best_report = refit
+                summary["dev"] = {n: headline(r) for n, r in refit.items()}
+                log(f"dev with the refitted linker: {summary['dev']}")
+        if dev_sets:
+            # Scores mean what calibration.py says once mapped by what dev shows; the maps go in
+            # the manifest of the model about to be promoted (a cut run redoes this on --resume).
+            figures = calibrate_model(checkpoint.best_dir(output), dev_sets, device=str(device))
+            summary["calibration_dev"] = {kind: {"ece_raw": figures["raw"][kind]["ece"],
+                                                 "ece_calibrated": figures["calibrated"][kind]["ece"]}
+                                          for kind in figures["raw"]}
+            log(f"scores calibrated on dev: {summary['calibration_dev']}")
+        metrics.write(event="end", **summary)
+        if best_report:
+            write_text(output / "dev_report.json", json.dumps(best_report, indent=2))
+        checkpoint.finish(output)  # written last: OUTPUT becomes a model only now
+        write_model_card(output)
+    return broadcast_object_list([summary])[0]
