@@ -4,7 +4,7 @@ from pathlib import Path
 
 from newstag.config import load_config
 from newstag.tagger import Tagger
-from newstag.training import epoch_order, train
+from newstag.training import bucketed, epoch_order, train
 
 from conftest import tiny_config
 
@@ -76,6 +76,24 @@ def test_corpus_weights_set_each_corpus_share_of_an_epoch():
     order = epoch_order([100, 10], [1.0, 3.0], random.Random(0))
     counts = [sum(1 for c, _ in order if c == k) for k in (0, 1)]
     assert counts == [100, 30]
+
+
+def test_length_buckets_regroup_the_epoch_into_steps_of_similar_lengths_drawing_the_same_windows():
+    import random
+
+    lengths = [[random.Random(i).randrange(20, 257) for i in range(300)], [256] * 40]
+    order = epoch_order([300, 40], [1.0, 2.0], random.Random(5))
+    grouped = bucketed(order, lengths, batch_size=16, buckets=5, rng=random.Random(6))
+    assert sorted(grouped) == sorted(order)  # the same windows, corpus weights included
+
+    def padded(o):  # positions computed: each step pads to its longest window
+        steps = [o[i:i + 16] for i in range(0, len(o), 16)]
+        return sum(len(s) * max(lengths[c][r] for c, r in s) for s in steps)
+
+    assert padded(grouped) < 0.9 * padded(order)
+    short, last_run = len(order) % 16, len(order) % (16 * 5)
+    assert short and set(grouped[-short:]) <= set(order[-last_run:])  # the one short step stays at the end
+    assert bucketed(order, lengths, 16, 0, random.Random(6)) == order
 
 
 def test_corpora_with_different_layers_train_one_model(tmp_path, corpus_files):

@@ -64,6 +64,8 @@ class TrainingConfig(Strict):
     grad_accumulation: int = Field(1, ge=1, description="split each process's share of a step into this many "
                                                         "micro-batches, their gradients summed (less memory, "
                                                         "same step)")
+    length_buckets: int = Field(0, ge=0, description="group the epoch's windows by length this many steps at a time, "
+                                                    "so a step pads less (0: steps of randomly drawn windows)")
     lr_encoder: float = 5e-5
     lr_head: float = 1e-3
     weight_decay: float = 0.01

@@ -125,6 +125,25 @@ def epoch_order(sizes: list[int], weights: list[float], rng: random.Random) -> l
     return order
 
 
+def bucketed(order: list[tuple[int, int]], lengths: list[list[int]], batch_size: int, buckets: int,
+             rng: random.Random) -> list[tuple[int, int]]:
+    """The epoch's order regrouped so that each step's windows have similar lengths (and
+    so pad little): each run of ``buckets`` steps is sorted by window length, cut into
+    steps, and all steps are shuffled. Which windows the epoch draws, and so the corpus
+    weights, are unchanged; ``buckets`` 0 leaves the order as it is."""
+    if not buckets:
+        return order
+    span = batch_size * buckets
+    steps = []
+    for i in range(0, len(order), span):
+        run = sorted(order[i:i + span], key=lambda cr: lengths[cr[0]][cr[1]])
+        steps += [run[j:j + batch_size] for j in range(0, len(run), batch_size)]
+    short = [s for s in steps if len(s) < batch_size]  # at most one: stays last, as steps are cut from the order
+    steps = [s for s in steps if len(s) == batch_size]
+    rng.shuffle(steps)
+    return [pair for step in steps + short for pair in step]
+
+
 def labelled_words(rows: list[dict]) -> dict[str, int]:
     """Per layer, the words the windows label: what each layer's loss is a mean over."""
     return {layer: sum(tag != IGNORE for row in rows for tag in row[layer]) for layer in LAYERS}
@@ -235,6 +254,7 @@ def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=
         set_seed(cfg.seed, device_specific=True)  # from here on each process draws its own dropout
     progress = main and (on_terminal() if progress is None else progress)
     windows = [build_windows(docs, tokenizer, spec, show_progress=progress) for _, docs in train_sets]
+    lengths = [[len(ids) for ids in w["input_ids"]] for w in windows] if cfg.length_buckets else []
     linker = fit_linker(config, train_docs, log)  # seeded: a resumed run fits the same linker again
     weights = [c.weight for c, _ in train_sets]
     rng = random.Random(cfg.seed)
@@ -272,6 +292,7 @@ def train(config: RunConfig, output: Path, progress: Optional[bool] = None, log=
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         model.train()
         order = epoch_order([len(w) for w in windows], weights, rng)  # the same order in every process
+        order = bucketed(order, lengths, cfg.batch_size, cfg.length_buckets, rng)
         bar = show_progress(range(0, len(order), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
                             enabled=progress)
         running, epoch_start = None, time.time()
