@@ -85,7 +85,8 @@ def load_system(system: str, model: Path, device: str, threads: int):
 
         backend = system.split()[1]
         tagger = Tagger.load(model, device=device if backend == "torch" else "cpu", backend=backend, threads=threads)
-        return {f"batch {b}": (lambda ts, b=b: list(tagger.pipe(ts, batch_size=b))) for b in NEWSTAG_BATCHES}, tagger
+        batches = NEWSTAG_BATCHES + ((128,) if device == "cuda" else ())
+        return {f"batch {b}": (lambda ts, b=b: list(tagger.pipe(ts, batch_size=b))) for b in batches}, tagger
     if system == "HF pipeline":
         return hf_pipeline(model, device), None
     if system.startswith("spaCy"):

@@ -220,7 +220,8 @@ def predict(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default stdout); written as "
                                           "OUTPUT.partial and renamed when the run completes"),
     format: str = typer.Option("jsonl", "--format", "-f", help="jsonl; pretty (who said what, as text); html (one "
-                               "page); label-studio (tasks with pre-annotations); spacy (a DocBin; needs --output)"),
+                               "page); label-studio (tasks with pre-annotations); spacy (a DocBin; needs --output); "
+                               "parquet (--engine ray: each shard's quotes and entities tables)"),
     input_format: str = typer.Option("auto", help="auto (JSONL by extension; stdin by its first line), text or jsonl"),
     batch_size: int = typer.Option(8, min=1, help="articles per batch"),
     device: str = typer.Option("auto"),
@@ -233,6 +234,11 @@ def predict(
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for the model (default: torch's, the cores "
                                                             "it sees); give each of several runs on one machine its share"),
     backend: str = typer.Option("torch", help=BACKEND_HELP),
+    engine: str = typer.Option("local", help="local (this process), or ray: input shards (JSONL, JSONL.gz, Parquet) "
+                               "over a Ray Data actor pool, one output per shard into the folder --output (--format "
+                               "jsonl or parquet); needs newstag's ray extra"),
+    workers: Optional[int] = typer.Option(None, min=1, help="--engine ray: model copies (Ray actors) at work "
+                                          "(default 1); --threads is then each one's CPU threads"),
 ):
     """Tag articles; write the interchange JSONL, who said what for a person to read, an HTML
     page, Label Studio tasks or a spaCy DocBin."""
@@ -240,6 +246,21 @@ def predict(
     from .reading import InputError, parse_shard
     from .writing import OutputError
 
+    if engine not in ("local", "ray"):
+        fail(f"--engine {engine!r}: local or ray")
+    if engine == "ray":  # rayengine.py; Ray itself is imported only once the run starts
+        from .rayengine import EngineError, Settings, predict_on_ray
+
+        settings = Settings(model=model, output=output, format=format, input_format=input_format, shard=shard,
+                            batch_size=batch_size, device=device, linker=linker, backend=backend, resume=resume,
+                            errors=errors, max_chars=max_chars, threads=threads, workers=workers or 1)
+        try:
+            raise typer.Exit(predict_on_ray(inputs or [], settings, report=lambda m: typer.echo(m, err=True)))
+        except EngineError as exc:
+            fail(str(exc))
+    if workers is not None or format == "parquet":
+        fail("--workers is for --engine ray" if workers is not None else "--format parquet (the quotes and entities "
+             "tables of each shard) is for --engine ray; `newstag tables` makes them from JSONL")
     if resume and output is None:
         fail("--resume needs --output: only a file output can be continued")
     try:
