@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from emit import emit
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -96,10 +98,7 @@ def main():
               "model": str(args.model), "backend": args.backend, "articles": args.articles, "words": words,
               "seconds": round(seconds, 1), "rss_mb_when_done": at, "peak_rss_mb": round(peak, 1),
               "growth_20_to_100_mb": round(at.get("100%", peak) - at.get("20%", peak), 1) if at else None}
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -50,10 +50,11 @@ def write_shards(records: list[dict], folder: Path, shards: int) -> list[Path]:
     return [p for p in paths if p.stat().st_size]
 
 
-def run(engine: str, workers: int, model: Path, inputs: list[Path], out: Path, cores: int, batch_size: int) -> float:
+def run(engine: str, workers: int, model: Path, inputs: list[Path], out: Path, cores: int, batch_size: int,
+        backend: str) -> float:
     """Seconds one `newstag predict` took; its output checked to hold every input record."""
     command = [sys.executable, "-m", "newstag.cli", "predict", "--model", str(model), *map(str, inputs),
-               "-o", str(out), "--batch-size", str(batch_size)]
+               "-o", str(out), "--batch-size", str(batch_size), "--backend", backend]
     command += ["--threads", str(cores)] if engine == "local" else ["--engine", "ray", "--workers", str(workers)]
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -76,6 +77,7 @@ def main():
     ap.add_argument("--data", type=Path, default=REPO / "data" / "newswire" / "test.jsonl")
     ap.add_argument("--shards", type=int, default=8, help="input shards the articles are written as")
     ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--backend", default="torch", help="torch, onnx or onnx-int8 (the same for every engine)")
     ap.add_argument("--save", action="store_true", help="also write the JSON to benchmarks/results/")
     args = ap.parse_args()
     if not (args.model / "manifest.json").is_file():
@@ -94,8 +96,9 @@ def main():
         results = []
         for engine, workers in runs:
             name, target = f"{engine}-{workers}", "out.jsonl" if engine == "local" else "out"
-            startup = run(engine, workers, args.model, one, tmp / f"startup-{name}" / target, cores, args.batch_size)
-            seconds = run(engine, workers, args.model, inputs, tmp / name / target, cores, args.batch_size)
+            startup = run(engine, workers, args.model, one, tmp / f"startup-{name}" / target, cores, args.batch_size,
+                          args.backend)
+            seconds = run(engine, workers, args.model, inputs, tmp / name / target, cores, args.batch_size, args.backend)
             results.append({"engine": engine, "workers": workers,
                             "threads_per_worker": cores if engine == "local" else max(1, cores // workers),
                             "seconds": round(seconds, 2), "words_per_second": round(words / seconds, 1),
@@ -107,11 +110,11 @@ def main():
         r["steady_ratio_to_local"] = round(r["steady_words_per_second"] / local["steady_words_per_second"], 3)
     report = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
               "cores": cores, "model": str(args.model), "articles": len(records), "shards": len(inputs),
-              "words": words, "batch_size": args.batch_size, "runs": results}
+              "words": words, "batch_size": args.batch_size, "backend": args.backend, "runs": results}
     text = json.dumps(report, indent=2)
     print(text)
     if args.save:
-        path = REPO / "benchmarks" / "results" / f"ray-scaling-{len(records)}.json"
+        path = REPO / "benchmarks" / "results" / f"ray-scaling-{len(records)}-{args.backend}.json"
         path.write_text(text + "\n", encoding="utf-8")
         print(f"written to {path}", file=sys.stderr)
 

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from emit import emit
+
 REPO = Path(__file__).resolve().parents[1]
 ARMS = {"newstag default": ["training.length_buckets=0"],
         "newstag default, length buckets 50": ["training.length_buckets=50"],
@@ -114,10 +116,7 @@ def main():
               "threads": args.threads, "articles": args.articles, "rounds": args.rounds,
               "tokens_per_second": {a: round(v, 1) for a, v in best.items()},
               "ratio_to_newstag_default": {a: round(v / base, 2) for a, v in best.items()}}
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

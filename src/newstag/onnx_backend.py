@@ -12,8 +12,8 @@ own length (``bilstm_unpacked``), which gives the packed LSTM's outputs at every
 position (tests/test_onnx.py checks the two against each other).
 
 The fp32 graph is fused by ONNX Runtime's transformer optimizer (attention, layer norm,
-GELU); ``--int8`` also writes a dynamically quantised copy (int8 weights of the matrix
-multiplications, activations quantised per batch). ``onnx.json`` records the SHA-256 of
+GELU); ``--int8`` also writes a dynamically quantised copy (int8 weights of most of the
+encoder's matrix multiplications, activations quantised per batch: ``_quantize``). ``onnx.json`` records the SHA-256 of
 the weights the export came from and of each graph: a model retrained or altered after
 its export has a stale export, and loading one is refused with what to do.
 """
@@ -151,25 +151,34 @@ def _export_graph(graph: WindowGraph, path: Path, model) -> None:
 
 
 def _quantize(source: Path, path: Path) -> None:
-    """Dynamic int8 quantisation of the encoder's matrix multiplications: int8 weights, one
-    scale per output channel; activations quantised per batch. The heads stay fp32: they
-    are tiny and they decide the tags. (Per-tensor scales, and reduce_range, lost up to
-    1.1 attribution points on newswire dev: BENCHMARKS.md.)"""
+    """Dynamic int8 quantisation of the encoder's attention and of its feed-forward input
+    projections: int8 weights with one scale per output channel, activations quantised
+    per batch. Left fp32: the heads (tiny, and they decide the tags) and each layer's
+    feed-forward output projection, whose input (after GELU) has the outliers that int8
+    rounds worst. Measured on PolNeAR dev: with those projections in int8 too, speaker
+    F1 fell 0.66 and attribution exact 0.54; without, at most 0.3 on any headline figure
+    (BENCHMARKS.md)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    heads = [n.name for n in onnx.load(str(source), load_external_data=False).graph.node
-             if n.op_type == "MatMul" and not n.name.startswith("/encoder/")]
+    kept = [n.name for n in onnx.load(str(source), load_external_data=False).graph.node
+            if n.op_type == "MatMul" and (not n.name.startswith("/encoder/") or _feed_forward_output(n.name))]
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         # The fused graph has ONNX Runtime's own ops, whose outputs shape inference cannot
         # type: they are float tensors.
         quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=heads,
+                         op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=kept,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _feed_forward_output(node: str) -> bool:
+    """A transformer layer's feed-forward output projection, as the tracer names it
+    (``/encoder/encoder/layer.3/output/dense/MatMul``; the attention's is ``.../attention/output/...``)."""
+    return "/output/dense/" in node and "/attention/" not in node
 
 
 def checked_graph(directory, backend: str) -> Path:
