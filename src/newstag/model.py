@@ -124,6 +124,53 @@ def without_pooler(encoder):
     return encoder
 
 
+def counted_prior(spec: ModelSpec, layer: str) -> Optional[np.ndarray]:
+    """The weighted counted transition prior of a layer, or None (no counts, or weight 0)."""
+    table = spec.transitions.get(layer)
+    if table is None or not spec.model.transition_weight:
+        return None
+    return spec.model.transition_weight * np.asarray(table)
+
+
+class TagDecoder:
+    """What decoding needs of a trained model, without its network: the layers it learned,
+    their tag sets and transition scores (a CRF head's learned ones, else the counted
+    prior). The torch model makes one from its parameters; an exported graph's backend
+    reads one from the model directory (modeldir.load_decoder) and never builds the encoder."""
+
+    def __init__(self, spec: ModelSpec, crf_transitions: dict[str, np.ndarray]):
+        self.spec = spec
+        self.tags = {layer: spec.tags(layer) for layer in LAYERS}
+        self.crf_transitions = crf_transitions
+
+    @property
+    def layers(self) -> list[str]:
+        return [layer for layer in LAYERS if layer in self.spec.annotated_layers]
+
+    def transition_scores(self, layer: str) -> Optional[np.ndarray]:
+        """What decoding adds for each tag transition: a CRF's learned scores, else the counted prior."""
+        return self.crf_transitions[layer] if self.spec.model.crf else counted_prior(self.spec, layer)
+
+    def decode(self, layer: str, log_probs: list[np.ndarray]) -> list[list[tuple[int, int, str, float]]]:
+        """For each article's (words, tags) log-probabilities, the word spans (first,
+        last_exclusive, label, score) of the best valid tag path; the score is the span's
+        marginal probability under the same chain (the CRF's, or the softmax with the
+        counted prior): P(exactly this span, with this label). Articles are decoded together
+        (crf.Chains)."""
+        tags = self.tags[layer]
+        chains = Chains(log_probs, tags, self.transition_scores(layer))
+        spans = [bio_to_spans([tags[i] for i in path]) for path in chains.viterbi()]
+        scores = chains.span_marginals(spans)
+        return [[(a, b, label, score) for (a, b, label), score in zip(s, sc)] for s, sc in zip(spans, scores)]
+
+    @classmethod
+    def from_pretrained(cls, directory) -> tuple["TagDecoder", object]:
+        """(decoder, tokenizer) from a model directory, its network never built."""
+        from .modeldir import load_decoder
+
+        return load_decoder(directory, cls)
+
+
 class NewstagModel(nn.Module):
     def __init__(self, spec: ModelSpec, encoder=None):
         super().__init__()
@@ -150,27 +197,27 @@ class NewstagModel(nn.Module):
     def layers(self) -> list[str]:
         """The annotation layers the model learned. A head whose layer no training document
         annotated was never trained: its output is noise and is never decoded."""
-        return [layer for layer in LAYERS if layer in self.spec.annotated_layers]
+        return self.decoder().layers
 
     def _start_transitions_from_prior(self):
         """A CRF's transitions start at the weighted counted prior (the decoding that measured
         best without a CRF), for training to refine: started at zero they move too little in
         a short run to be worth their cost."""
         for layer, crf in (self.crfs or {}).items():
-            prior = self.counted_prior(layer)
+            prior = counted_prior(self.spec, layer)
             if prior is not None:
                 with torch.no_grad():
                     crf.transitions.copy_(torch.as_tensor(prior))
 
-    def counted_prior(self, layer: str) -> Optional[np.ndarray]:
-        table = self.spec.transitions.get(layer)
-        if table is None or not self.spec.model.transition_weight:
-            return None
-        return self.spec.model.transition_weight * np.asarray(table)
+    def decoder(self) -> "TagDecoder":
+        """Decoding as the model stands now (its CRFs' current transitions)."""
+        return TagDecoder(self.spec, {layer: crf.scores() for layer, crf in (self.crfs or {}).items()})
 
     def transition_scores(self, layer: str) -> Optional[np.ndarray]:
-        """What decoding adds for each tag transition: a CRF's learned scores, else the counted prior."""
-        return self.crfs[layer].scores() if self.crfs is not None else self.counted_prior(layer)
+        return self.decoder().transition_scores(layer)
+
+    def decode(self, layer: str, log_probs: list[np.ndarray]) -> list[list[tuple[int, int, str, float]]]:
+        return self.decoder().decode(layer, log_probs)
 
     def forward(self, input_ids, attention_mask, shape_ids, labels: Optional[dict] = None) -> TaggerOutput:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -187,18 +234,6 @@ class NewstagModel(nn.Module):
     def loss(self, layer: str, logits, labels):
         """The CRF's sequence likelihood, or per-word cross-entropy, over the labelled words."""
         return self.crfs[layer](logits, labels) if self.crfs is not None else masked_loss(logits, labels)
-
-    def decode(self, layer: str, log_probs: list[np.ndarray]) -> list[list[tuple[int, int, str, float]]]:
-        """For each article's (words, tags) log-probabilities, the word spans (first,
-        last_exclusive, label, score) of the best valid tag path; the score is the span's
-        marginal probability under the same chain (the CRF's, or the softmax with the
-        counted prior): P(exactly this span, with this label). Articles are decoded together
-        (crf.Chains)."""
-        tags = self.tags[layer]
-        chains = Chains(log_probs, tags, self.transition_scores(layer))
-        spans = [bio_to_spans([tags[i] for i in path]) for path in chains.viterbi()]
-        scores = chains.span_marginals(spans)
-        return [[(a, b, label, score) for (a, b, label), score in zip(s, sc)] for s, sc in zip(spans, scores)]
 
     def configure_optimizer(self, training):
         """AdamW: the pretrained encoder at ``lr_encoder``, everything fresh (shape embedding,

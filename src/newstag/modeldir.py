@@ -26,8 +26,12 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .files import sha256_of, write_text
+
+if TYPE_CHECKING:
+    from .model import ModelSpec
 
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
@@ -232,11 +236,9 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def load_model(directory, model_class):
-    """(model, tokenizer) from a model directory, checked and, if of format 1, migrated."""
+def load_spec(directory) -> tuple[ModelSpec, bool]:
+    """(spec, is format 1) of a model directory, checked whole (manifest, hashes, config)."""
     from pydantic import ValidationError
-    from safetensors.torch import load_file
-    from transformers import AutoTokenizer
 
     from .model import FORMAT_VERSION, ModelSpec
 
@@ -251,6 +253,16 @@ def load_model(directory, model_class):
         raise ModelDirError(f"{directory / CONFIG}: does not describe a newstag model ({exc}); train it again") from None
     if spec.shapes != ModelSpec.model_fields["shapes"].default:
         raise ModelDirError(f"{directory / CONFIG}: word-shape scheme differs from this newstag's; train it again")
+    return spec, migrate
+
+
+def load_model(directory, model_class):
+    """(model, tokenizer) from a model directory, checked and, if of format 1, migrated."""
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    directory = Path(directory)
+    spec, migrate = load_spec(directory)
     model = model_class(spec)
     try:
         state = load_file(str(directory / WEIGHTS))
@@ -266,6 +278,24 @@ def load_model(directory, model_class):
                             f"(missing {missing[:5]}, unexpected {unexpected[:5]}); train it again")
     model.eval()
     return model, AutoTokenizer.from_pretrained(str(directory))
+
+
+def load_decoder(directory, decoder_class):
+    """(decoder, tokenizer) from a model directory without building its network: what a
+    backend that runs an exported graph needs (the spec, the CRF transitions)."""
+    from safetensors import safe_open
+    from transformers import AutoTokenizer
+
+    directory = Path(directory)
+    spec, _ = load_spec(directory)
+    transitions = {}
+    if spec.model.crf:
+        try:
+            with safe_open(str(directory / WEIGHTS), framework="numpy") as weights:
+                transitions = {layer: weights.get_tensor(f"crfs.{layer}.transitions") for layer in spec.annotated_layers}
+        except Exception as exc:  # safetensors raises its own error types for a damaged file
+            raise ModelDirError(f"{directory / WEIGHTS}: unreadable ({exc}); restore it or train again") from None
+    return decoder_class(spec, transitions), AutoTokenizer.from_pretrained(str(directory))
 
 
 # ---- format 1 (newstag 0.1 before the manifest): flat settings, one attribute per head ----

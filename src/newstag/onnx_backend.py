@@ -209,7 +209,7 @@ def checked_graph(directory, backend: str) -> Path:
 class OnnxBackend:
     """A window batch through an ONNX Runtime session: the same in and out as TorchBackend."""
 
-    def __init__(self, graph: Path, layers: list[str], threads: int | None = None):
+    def __init__(self, graph: Path, threads: int | None = None):
         require("onnxruntime")
         import onnxruntime as ort
 
@@ -218,7 +218,7 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-        self.layers = layers
+        self.layers = [output.name for output in self.session.get_outputs()]  # one per layer, named by it
 
     def __call__(self, batch: dict) -> dict[str, np.ndarray]:
         feed = {name: batch[name].cpu().numpy() for name in ("input_ids", "attention_mask", "shape_ids")}

@@ -66,7 +66,9 @@ class Tagger:
                  calibration: dict | None = None, backend=None):
         self.calibration = calibration or {}  # kind -> calibration.PlattMap; {}: raw scores
         self.device = pick_device(device)
-        self.model = model.to(self.device).eval()
+        # The network (NewstagModel), or for a backend that runs an exported graph only what
+        # decoding needs of it (model.TagDecoder): spec, tags, layers, decode.
+        self.model = model.to(self.device).eval() if isinstance(model, torch.nn.Module) else model
         self.tokenizer = tokenizer
         self.linker = linker if linker is not None else load_linker("rule")
         self.window_batch_size = window_batch_size or WINDOW_BATCH_SIZE.get(self.device.type, 16)
@@ -80,18 +82,19 @@ class Tagger:
         this backend, if any. ``backend``: "torch", or "onnx" / "onnx-int8" for the graphs
         ``newstag export`` wrote (onnx_backend.py; CPU only)."""
         from . import calibration
-        from .model import NewstagModel
+        from .model import NewstagModel, TagDecoder
         from .modeldir import read_calibration
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-        model, tokenizer = NewstagModel.from_pretrained(path)
         runner = None
-        if backend != "torch":
+        if backend == "torch":
+            model, tokenizer = NewstagModel.from_pretrained(path)
+        else:  # the graph runs the network: it is never built here (a cold start seconds shorter)
             from .onnx_backend import OnnxBackend, checked_graph
 
-            runner = OnnxBackend(checked_graph(path, backend), list(model.heads), threads)
-            device = "cpu"
+            model, tokenizer = TagDecoder.from_pretrained(path)
+            runner, device = OnnxBackend(checked_graph(path, backend), threads), "cpu"
         maps = calibration.from_json(read_calibration(path, backend)) if calibrated else {}
         return cls(model, tokenizer, device, load_linker(linker or model.spec.model.linker, path), calibration=maps,
                    backend=runner)
