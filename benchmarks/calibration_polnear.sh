@@ -20,3 +20,4 @@ python -m newstag.cli train --config configs/default.yaml --output "$OUT" --no-p
   --set dev.0.name=polnear --set dev.0.path=$D/polnear-train-10.jsonl.gz --set training.epochs=$EPOCHS \
   --set model.linker_spans=gold
 python -m newstag.cli evaluate --model "$OUT" --data $D/polnear-dev.jsonl.gz --report "$OUT-polnear-dev"
+python benchmarks/calibration_heldout.py --model "$OUT" --data $D/polnear-dev.jsonl.gz --out "$OUT-polnear-dev/calibration-heldout.json"
