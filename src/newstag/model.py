@@ -61,6 +61,12 @@ class ModelSpec(BaseModel):
         return bio_tags(layer_labels(layer, self.model.entity_labels))
 
     @property
+    def layers(self) -> list[str]:
+        """The annotation layers the model learned, in LAYERS order. A head whose layer no
+        training document annotated was never trained: its output is noise and is never decoded."""
+        return [layer for layer in LAYERS if layer in self.annotated_layers]
+
+    @property
     def window_length(self) -> int:
         """Subword tokens per window: the config's, or fewer where the encoder takes fewer."""
         return min(self.model.max_length, self.encoder_config.get("max_position_embeddings", self.model.max_length))
@@ -145,7 +151,7 @@ class TagDecoder:
 
     @property
     def layers(self) -> list[str]:
-        return [layer for layer in LAYERS if layer in self.spec.annotated_layers]
+        return self.spec.layers
 
     def transition_scores(self, layer: str) -> Optional[np.ndarray]:
         """What decoding adds for each tag transition: a CRF's learned scores, else the counted prior."""
@@ -195,9 +201,7 @@ class NewstagModel(nn.Module):
 
     @property
     def layers(self) -> list[str]:
-        """The annotation layers the model learned. A head whose layer no training document
-        annotated was never trained: its output is noise and is never decoded."""
-        return self.decoder().layers
+        return self.spec.layers
 
     def _start_transitions_from_prior(self):
         """A CRF's transitions start at the weighted counted prior (the decoding that measured

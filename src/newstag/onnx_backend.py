@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .files import atomic_write, sha256_of, write_text
-from .modeldir import WEIGHTS, ModelDirError
+from .modeldir import MANIFEST, WEIGHTS, ModelDirError, read_manifest
 
 RECORD = "onnx.json"
 INSTALL = "pip install 'newstag[onnx]'"
@@ -105,7 +105,7 @@ def export(directory, int8: bool = False, log=print) -> dict:
     # Traced from the plain attention code: ONNX Runtime's optimizer fuses that into one Attention op.
     model.encoder.set_attn_implementation("eager")
     graph = WindowGraph(model).eval()
-    record = {"weights_sha256": sha256_of(directory / WEIGHTS), "opset": OPSET, "layers": graph.layers, "graphs": {}}
+    record = {"weights_sha256": weights_hash(directory), "opset": OPSET, "layers": graph.layers, "graphs": {}}
     fp32 = directory / GRAPHS["onnx"]
     _export_graph(graph, fp32, model)
     record["graphs"]["onnx"] = {"file": fp32.name, "sha256": sha256_of(fp32)}
@@ -181,6 +181,13 @@ def _feed_forward_output(node: str) -> bool:
     return "/output/dense/" in node and "/attention/" not in node
 
 
+def weights_hash(directory: Path) -> str:
+    """The SHA-256 of the model's weights: the manifest's (loading checked the file against
+    it already: hashing 100 MB again would double a cold start's I/O), else computed."""
+    recorded = read_manifest(directory)["files"].get(WEIGHTS) if (directory / MANIFEST).is_file() else None
+    return recorded or sha256_of(directory / WEIGHTS)
+
+
 def checked_graph(directory, backend: str) -> Path:
     """The graph file of ``backend`` in a model directory, refused when it is missing,
     altered, or exported from other weights than the directory holds now."""
@@ -197,7 +204,7 @@ def checked_graph(directory, backend: str) -> Path:
         raise ModelDirError(f"{record_path}: unreadable ({exc}); export again with {how}") from None
     if entry is None:
         raise ModelDirError(f"{directory}: the ONNX export has no {backend} graph; write it with {how}")
-    if weights != sha256_of(directory / WEIGHTS):
+    if weights != weights_hash(directory):
         raise ModelDirError(f"{directory}: the ONNX export is stale (made from other weights than "
                             f"{WEIGHTS} holds now); export again with {how}")
     path = directory / entry["file"]
