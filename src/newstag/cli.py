@@ -367,6 +367,8 @@ def export(
         export_graphs(model, int8=int8, log=lambda m: typer.echo(m, err=True))
     except (ModelDirError, BackendError, OSError) as exc:
         fail(str(exc))
+    except KeyboardInterrupt:  # each graph is written whole or not at all; a half export is refused on load
+        fail(f"interrupted: the export is incomplete; run `newstag export --model {model}` again", 130)
 
 
 @app.command("fit-linker")

@@ -20,6 +20,7 @@ its export has a stale export, and loading one is refused with what to do.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -167,11 +168,13 @@ def _quantize(source: Path, path: Path) -> None:
     try:
         # The fused graph has ONNX Runtime's own ops, whose outputs shape inference cannot
         # type: they are float tensors.
+        logging.disable(logging.WARNING)  # its advice to pre-process is for static quantisation
         quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=kept,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         tmp.replace(path)
     finally:
+        logging.disable(logging.NOTSET)
         tmp.unlink(missing_ok=True)
 
 
