@@ -10,7 +10,7 @@ from newstag.alignment import plan_windows, to_pieces
 from newstag.document import read_jsonl
 from newstag.model import load_encoder
 from newstag.config import EncoderConfig
-from newstag.text import (ATTACHING, MARK_PLANES, bio_to_spans, sentence_bounds, spans_to_bio, split_words,
+from newstag.text import (ATTACHING, MARK_PLANES, bio_to_spans, has_letters_or_digits, sentence_bounds, spans_to_bio, split_words,
                           word_shapes, SHAPE_INDEX)
 
 from test_reference import EXTRA_TEXTS
@@ -91,6 +91,21 @@ def test_shapes_carry_casing_quotes_and_paragraphs():
     assert shapes[1] % 2 == 0
 
 
+def test_a_quotation_mark_written_with_two_characters_is_one_word():
+    # Archive text (''Yes,'') and treebank text (``Yes,''): a span can never start between the two.
+    text = "''We stay,'' she said. ``Go,'' he said of the workers' pay."
+    words = [text[s:e] for s, e in split_words(text)]
+    assert words[:5] == ["''", "We", "stay", ",", "''"] and words[8:12] == ["``", "Go", ",", "''"]
+    assert words[-4:] == ["workers", "'", "pay", "."], "an apostrophe alone stays one character"
+    base = [s // 2 for s in word_shapes(text, split_words(text))]
+    assert base[0] == base[4] == SHAPE_INDEX["straight_quote"] and base[8] == SHAPE_INDEX["open_quote"]
+
+
+def test_only_words_with_letters_or_digits_make_a_quote_say_something():
+    for text, says in [("”", False), ("'' —", False), ("9", True), ("“No”", True)]:
+        assert has_letters_or_digits(word_shapes(text, split_words(text))) is says
+
+
 def test_spans_to_bio_and_back_round_trips_on_word_boundaries():
     text = "Ana Kovač met EU officials in São Paulo."
     words = split_words(text)
@@ -106,6 +121,12 @@ def test_sentences_cover_the_text():
     assert bounds[0][0] == 0 and bounds[-1][1] == len(text)
     assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
     assert len(bounds) == 4
+
+
+def test_a_sentence_ends_after_a_two_character_closing_mark():
+    text = "It is over.'' Mr. Ruiz left. ''We stay.'' Then nothing."
+    assert [text[a:b].strip() for a, b in sentence_bounds(text)] == [
+        "It is over.''", "Mr. Ruiz left.", "''We stay.''", "Then nothing."]
 
 
 def test_titles_and_initials_do_not_end_a_sentence():

@@ -251,6 +251,8 @@ def test_a_span_text_that_does_not_match_its_offsets_is_an_error(tmp_path):
     ("that the union's 'final' offer stood", "mixed"),
     ("that the union's offer and the workers' pay were fair", "indirect"),
     ("Talks will resume on Friday", "indirect"),
+    ("''We will stay,''", "direct"),  # archive and treebank text
+    ("``Not one ship.''", "direct"),
 ])
 def test_quote_kind_is_read_off_quotation_marks(content, kind):
     assert infer_quote_kind(content) == kind

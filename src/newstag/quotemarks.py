@@ -14,6 +14,9 @@ CLOSE_QUOTES = "”’»"
 STRAIGHT_QUOTES = "\"'`"
 QUOTE_MARKS = OPEN_QUOTES + CLOSE_QUOTES + STRAIGHT_QUOTES
 SENTENCE_PUNCTUATION = ".,;:!?"
+# Archive and treebank text writes a double quotation mark with two characters: ``Yes,''
+# in treebank style, ''Yes,'' in some newspaper archives. Each pair is one mark (one word).
+DOUBLED_OPEN_QUOTE, DOUBLED_STRAIGHT_QUOTE = "``", "''"
 
 # A pair of quotation marks inside a content. Double marks pair whatever their shape,
 # since news text mixes them ("more hours”); a straight single quote only opens after a
@@ -36,7 +39,7 @@ def infer_quote_kind(content: str) -> str:
     if not s:
         return "indirect"
     body = s.rstrip(SENTENCE_PUNCTUATION) or s
-    opens, closes = s[0] in OPEN_QUOTES + "\"'", body[-1] in CLOSE_QUOTES + "\"'"
+    opens, closes = s[0] in OPEN_QUOTES + "\"'`", body[-1] in CLOSE_QUOTES + "\"'"
     if opens and closes and len(body) > 1:
         return "direct"
     if opens and ((s[0] == "“" and "”" not in s) or (s[0] == '"' and s.count('"') == 1)):

@@ -30,7 +30,7 @@ from .document import Document
 from .labels import KIND_OF_ROLE
 from .linking import Mention, PredictedQuote, Predictions, load_linker
 from .runtime import autocast_for, pick_device
-from .text import lone_surrogate
+from .text import has_letters_or_digits, lone_surrogate
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 # Windows per forward pass: on a CPU enough to fill the cores without padding waste; a
@@ -142,6 +142,8 @@ class Tagger:
                     if layer == "entities":
                         article.entities.append(Mention(start, end, score, label))
                     elif label in KIND_OF_ROLE:
+                        if not has_letters_or_digits(p.shapes[a:b]):
+                            continue  # a content of marks alone (a lone ”) quotes nothing
                         article.quotes.append(PredictedQuote(start, end, KIND_OF_ROLE[label], score))
                     else:
                         (article.cues if label == "CUE" else article.speakers).append(Mention(start, end, score, label))

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from typing import Iterable, Sequence
 
-from .quotemarks import CLOSE_QUOTES, OPEN_QUOTES, STRAIGHT_QUOTES
+from .quotemarks import CLOSE_QUOTES, DOUBLED_OPEN_QUOTE, DOUBLED_STRAIGHT_QUOTE, OPEN_QUOTES, STRAIGHT_QUOTES
 
 ZWJ = "\u200d"
 # Characters that belong to the one before them besides the combining marks: ZWNJ, ZWJ,
@@ -54,16 +54,17 @@ _BMP, _ASTRAL_BODY = _attaching_classes()
 _ASTRAL = f"(?=[\\U00010000-\\U0010ffff])[{_ASTRAL_BODY}]"
 _ATTACHED_RUN = f"[{_BMP}]*(?:{_ASTRAL}[{_BMP}]*)*"  # attached characters, possibly none
 ATTACHING = re.compile(f"[{_BMP}]|{_ASTRAL}")
+# A two-character quotation mark ('' or ``) is one word, so no span starts inside it.
 # A word is a word character and then word and attached characters. A symbol is any
 # other non-space character with its attached characters, and after a ZWJ the next
 # symbol joins it (emoji sequences: 👩‍👩‍👧). Attached characters with nothing before them
 # (at the start or after a space) make a word of their own, so none is lost or empty.
 # A text without attached characters matches exactly as \w+|[^\w\s] did.
 _SYMBOL = f"(?!{_ASTRAL})[^\\w\\s{_BMP}]{_ATTACHED_RUN}"
-WORD = re.compile(f"\\w[\\w{_BMP}]*(?:{_ASTRAL}[\\w{_BMP}]*)*"
+WORD = re.compile(f"{DOUBLED_STRAIGHT_QUOTE}|{DOUBLED_OPEN_QUOTE}|\\w[\\w{_BMP}]*(?:{_ASTRAL}[\\w{_BMP}]*)*"
                   f"|{_SYMBOL}(?:(?<={ZWJ}){_SYMBOL})*"
                   f"|(?:[{_BMP}]|{_ASTRAL})+")
-SENTENCE_END = re.compile(r"[.!?]+[”\"’']?(?=\s+[“\"‘'(\[]?[A-Z0-9À-Ý])|\n\s*\n")
+SENTENCE_END = re.compile(r"[.!?]+(?:''|[”\"’'])?(?=\s+(?:``|''|[“\"‘'(\[])?[A-Z0-9À-Ý])|\n\s*\n")
 # A full stop after these does not end a sentence: titles that stand before a name
 # ("Rep. Gwen Moore said"), and single letters (initials, "U.S. officials"). Splitting
 # there would put a speaker and its cue in a different sentence from the quote.
@@ -79,6 +80,12 @@ SHAPES = ("<pad>", "lower", "title", "upper", "mixed", "digit", "alnum", "open_q
           "close_quote", "straight_quote", "dash", "punct", "other")
 SHAPE_INDEX = {s: i for i, s in enumerate(SHAPES)}
 N_SHAPES = len(SHAPES) * 2  # times two: the word starts a paragraph or it does not
+LETTER_OR_DIGIT_SHAPES = frozenset(SHAPE_INDEX[s] for s in ("lower", "title", "upper", "mixed", "digit", "alnum"))
+
+
+def has_letters_or_digits(shapes: Sequence[int]) -> bool:
+    """Whether any word of these shape ids (``word_shapes``) is more than marks and symbols."""
+    return any(s // 2 in LETTER_OR_DIGIT_SHAPES for s in shapes)
 
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -113,11 +120,11 @@ def _base_shape(w: str) -> str:
         return "digit"
     if w.isalnum() or "_" in w:
         return "alnum"
-    if w in OPEN_QUOTES:
+    if w in OPEN_QUOTES or w == DOUBLED_OPEN_QUOTE:
         return "open_quote"
     if w in CLOSE_QUOTES:
         return "close_quote"
-    if w in STRAIGHT_QUOTES:
+    if w in STRAIGHT_QUOTES or w == DOUBLED_STRAIGHT_QUOTE:
         return "straight_quote"
     if w in "-–—":
         return "dash"
