@@ -1,6 +1,6 @@
 """Accuracy of each inference backend against PyTorch, on the same model and data.
 
-    newstag export --model MODEL --int8
+    newstag export --model MODEL
     newstag calibrate --model MODEL --data data/newswire/dev.jsonl --backend onnx-int8
     python benchmarks/backends.py --model MODEL --work DIR --out benchmarks/results/backends-accuracy.json \
         --data newswire-test=data/newswire/test.jsonl --data conll-valid=.bench/data/conll-valid.jsonl.gz \

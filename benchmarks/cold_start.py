@@ -47,7 +47,7 @@ def heaviest_imports(cmd: list[str], n: int = 8) -> list[str]:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, required=True)
-    ap.add_argument("--backend", action="append", default=None, help="torch, onnx, onnx-int8 (repeatable)")
+    ap.add_argument("--backend", action="append", default=None, help="torch or onnx-int8 (repeatable)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()

@@ -62,7 +62,7 @@ def main():
 
     from newstag.document import read_jsonl
     from newstag.evaluation import evaluate, headline
-    from newstag.onnx_backend import OnnxBackend
+    from newstag.onnx_backend import FP32, GRAPHS, OnnxBackend
     from newstag.tagger import Tagger
 
     torch.set_num_threads(1)
@@ -82,7 +82,7 @@ def main():
 
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "model": str(args.model), "data": str(args.data),
               "figures": {"torch": score()}}
-    source = args.model / "model.onnx"
+    source = args.model / GRAPHS[FP32]  # the fp32 graph every export writes beside the int8 one
     chosen = variants(onnx.load(str(source), load_external_data=False).graph)
     names = args.variants.split(",") if args.variants else list(chosen)
     with tempfile.TemporaryDirectory() as tmp:

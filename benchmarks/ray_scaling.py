@@ -77,7 +77,7 @@ def main():
     ap.add_argument("--data", type=Path, default=REPO / "data" / "newswire" / "test.jsonl")
     ap.add_argument("--shards", type=int, default=8, help="input shards the articles are written as")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--backend", default="torch", help="torch, onnx or onnx-int8 (the same for every engine)")
+    ap.add_argument("--backend", default="torch", help="torch or onnx-int8 (the same for every engine)")
     ap.add_argument("--save", action="store_true", help="also write the JSON to benchmarks/results/")
     args = ap.parse_args()
     if not (args.model / "manifest.json").is_file():

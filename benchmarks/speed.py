@@ -1,5 +1,5 @@
-"""Inference speed, side by side: newstag (torch, ONNX fp32, ONNX int8) against the Hugging
-Face token-classification pipeline on the same encoder and spaCy's en_core_web_sm.
+"""Inference speed, side by side: newstag (torch, ONNX int8) against the Hugging Face
+token-classification pipeline on the same encoder and spaCy's en_core_web_sm.
 
     python benchmarks/speed.py --model models/newswire --conll .bench/data/conll-valid.jsonl.gz \
         --polnear .bench/data/polnear-dev.jsonl.gz --threads 2 --out benchmarks/results/speed-cpu.json
@@ -18,9 +18,10 @@ both layers, Viterbi decoding, span scores and quote linking, and it reports the
 of its time in each stage. The pipeline's settings are fixed here so that the ratio
 cannot move by weakening the baseline: ``aggregation_strategy="simple"``, stride 32,
 the best of batch sizes 1, 8 and 32, a token-classification head of 9 labels on the
-newstag model's own encoder (its predictions are not scored: speed only). The ONNX
-systems need ``newstag export --model DIR --int8`` first. Words are whitespace-separated
-tokens of the raw text, the same count for every system.
+newstag model's own encoder (its predictions are not scored: speed only). The int8
+system needs ``newstag export --model DIR`` first. Words are whitespace-separated
+tokens of the raw text, the same count for every system. (ONNX fp32 was a system while
+it was a backend; it measured no faster than torch: BENCHMARKS.md, "Speed".)
 
 ``--device cuda`` measures the torch systems on a GPU (newstag in bf16 with larger window
 batches; the pipeline in bf16) for the day one is lent: benchmarks/device_speed.sh.
@@ -39,7 +40,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SYSTEMS = ("newstag torch", "newstag onnx", "newstag onnx-int8", "HF pipeline", "spaCy en_core_web_sm")
+SYSTEMS = ("newstag torch", "newstag onnx-int8", "HF pipeline", "spaCy en_core_web_sm")
 NEWSTAG_BATCHES, PIPELINE_BATCHES, SPACY_BATCHES = (8, 32), (1, 8, 32), (8, 32)
 
 

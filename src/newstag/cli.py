@@ -79,7 +79,7 @@ def train(
         typer.echo(json.dumps({"model": str(out), **summary}, indent=2))
 
 
-BACKEND_HELP = "torch; onnx or onnx-int8: the graphs `newstag export` wrote (CPU)"
+BACKEND_HELP = "torch, or onnx-int8: the int8 graph `newstag export` wrote (CPU)"
 
 
 def _load_tagger(model: Path, device: str, linker: Optional[str], backend: str = "torch",
@@ -356,15 +356,14 @@ def calibrate(
 @app.command()
 def export(
     model: Path = typer.Option(..., "--model", "-m", help="a trained model directory"),
-    int8: bool = typer.Option(False, "--int8", help="also write a dynamically quantised int8 graph"),
 ):
-    """Write the model's ONNX graph (and an int8 copy) into its directory, for
-    `predict --backend onnx|onnx-int8` (onnx_backend.py)."""
+    """Write the model's int8 ONNX graph into its directory, for `predict --backend onnx-int8`
+    (onnx_backend.py); the fp32 graph it is quantised from is written beside it."""
     from .modeldir import ModelDirError
     from .onnx_backend import BackendError, export as export_graphs
 
     try:
-        export_graphs(model, int8=int8, log=lambda m: typer.echo(m, err=True))
+        export_graphs(model, log=lambda m: typer.echo(m, err=True))
     except (ModelDirError, BackendError, OSError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:  # each graph is written whole or not at all; a half export is refused on load

@@ -1,7 +1,7 @@
 """The ONNX Runtime backend: exporting what runs per window, and running it.
 
-    newstag export --model DIR [--int8]        # writes DIR/model.onnx (and model.int8.onnx), DIR/onnx.json
-    Tagger.load(DIR, backend="onnx-int8")      # or predict --backend onnx|onnx-int8
+    newstag export --model DIR                 # writes DIR/model.onnx, DIR/model.int8.onnx, DIR/onnx.json
+    Tagger.load(DIR, backend="onnx-int8")      # or predict --backend onnx-int8
 
 The graph is the model's forward pass over a batch of windows (encoder, shape
 embedding, BiLSTM, heads) ending in per-layer log-probabilities: exactly what
@@ -11,11 +11,15 @@ runs the BiLSTM unpacked: the backward direction reads each window reversed with
 own length (``bilstm_unpacked``), which gives the packed LSTM's outputs at every real
 position (tests/test_onnx.py checks the two against each other).
 
-The fp32 graph is fused by ONNX Runtime's transformer optimizer (attention, layer norm,
-GELU); ``--int8`` also writes a dynamically quantised copy (int8 weights of most of the
-encoder's matrix multiplications, activations quantised per batch: ``_quantize``). ``onnx.json`` records the SHA-256 of
-the weights the export came from and of each graph: a model retrained or altered after
-its export has a stale export, and loading one is refused with what to do.
+The export writes two graphs. The fp32 one, fused by ONNX Runtime's transformer
+optimizer (attention, layer norm, GELU), is no backend: it measured no faster than torch
+(BENCHMARKS.md, "Speed"), so it stays on disk only as the source the int8 graph is
+quantised from and as the reference tests/test_onnx.py checks against torch. The int8
+one, the ``onnx-int8`` backend, is its dynamically quantised copy (int8 weights of most
+of the encoder's matrix multiplications, activations quantised per batch: ``_quantize``).
+``onnx.json`` records the SHA-256 of the weights the export came from and of each graph:
+a model retrained or altered after its export has a stale export, and loading one is
+refused with what to do.
 """
 from __future__ import annotations
 
@@ -33,7 +37,10 @@ from .modeldir import MANIFEST, WEIGHTS, ModelDirError, read_manifest
 
 RECORD = "onnx.json"
 INSTALL = "pip install 'newstag[onnx]'"
-GRAPHS = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+# Each graph's name in onnx.json, and its file. Only INT8 is a backend (tagger.BACKENDS);
+# FP32 keeps the name it had when it was one, so that older exports' records still read.
+FP32, INT8 = "onnx", "onnx-int8"
+GRAPHS = {FP32: "model.onnx", INT8: "model.int8.onnx"}
 OPSET = 17
 
 
@@ -95,8 +102,9 @@ class WindowGraph(nn.Module):
         return tuple(torch.log_softmax(m.heads[layer](hidden).float(), -1) for layer in self.layers)
 
 
-def export(directory, int8: bool = False, log=print) -> dict:
-    """Write the ONNX graph(s) of a model directory beside its weights; the record written."""
+def export(directory, log=print) -> dict:
+    """Write the ONNX graphs of a model directory beside its weights: the fp32 graph, then
+    the int8 graph quantised from it; the record written."""
     from .model import NewstagModel
 
     require("onnx", "onnxruntime")
@@ -107,15 +115,13 @@ def export(directory, int8: bool = False, log=print) -> dict:
     model.encoder.set_attn_implementation("eager")
     graph = WindowGraph(model).eval()
     record = {"weights_sha256": weights_hash(directory), "opset": OPSET, "layers": graph.layers, "graphs": {}}
-    fp32 = directory / GRAPHS["onnx"]
+    fp32, int8 = directory / GRAPHS[FP32], directory / GRAPHS[INT8]
     _export_graph(graph, fp32, model)
-    record["graphs"]["onnx"] = {"file": fp32.name, "sha256": sha256_of(fp32)}
     log(f"wrote {fp32}")
-    if int8:
-        quantized = directory / GRAPHS["onnx-int8"]
-        _quantize(fp32, quantized)
-        record["graphs"]["onnx-int8"] = {"file": quantized.name, "sha256": sha256_of(quantized)}
-        log(f"wrote {quantized}")
+    _quantize(fp32, int8)  # reads the fp32 graph from disk: it has to be written first
+    log(f"wrote {int8}")
+    for name, path in ((FP32, fp32), (INT8, int8)):
+        record["graphs"][name] = {"file": path.name, "sha256": sha256_of(path)}
     from . import __version__
 
     record["newstag_version"] = __version__
@@ -191,22 +197,24 @@ def weights_hash(directory: Path) -> str:
     return recorded or sha256_of(directory / WEIGHTS)
 
 
-def checked_graph(directory, backend: str) -> Path:
-    """The graph file of ``backend`` in a model directory, refused when it is missing,
-    altered, or exported from other weights than the directory holds now."""
+def checked_graph(directory, graph: str) -> Path:
+    """The file of a graph (INT8, the backend's; FP32, the tests' reference) in a model
+    directory, refused when it is missing, altered, or exported from other weights than
+    the directory holds now."""
     directory = Path(directory)
-    how = f"`newstag export --model {directory}{' --int8' if backend == 'onnx-int8' else ''}`"
+    how = f"`newstag export --model {directory}`"  # writes both graphs, whichever is wanted
     record_path = directory / RECORD
     if not record_path.is_file():
         raise ModelDirError(f"{directory}: no ONNX export; write one with {how}")
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        entry = record["graphs"].get(backend)
+        entry = record["graphs"].get(graph)
         weights = record["weights_sha256"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelDirError(f"{record_path}: unreadable ({exc}); export again with {how}") from None
     if entry is None:
-        raise ModelDirError(f"{directory}: the ONNX export has no {backend} graph; write it with {how}")
+        # An export from before every export was quantised (`--int8` was an option then).
+        raise ModelDirError(f"{directory}: the ONNX export has no {graph} graph; write it with {how}")
     if weights != weights_hash(directory):
         raise ModelDirError(f"{directory}: the ONNX export is stale (made from other weights than "
                             f"{WEIGHTS} holds now); export again with {how}")

@@ -32,7 +32,9 @@ from .linking import Mention, PredictedQuote, Predictions, load_linker
 from .runtime import autocast_for, pick_device
 from .text import has_letters_or_digits, lone_surrogate
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+# "onnx" (the fp32 graph) was a backend until it measured no faster than torch
+# (BENCHMARKS.md, "Speed"); the export still writes it, as the int8 graph's source.
+BACKENDS = ("torch", "onnx-int8")
 # Windows per forward pass: on a CPU enough to fill the cores without padding waste; a
 # GPU (bf16 under autocast) is only busy with larger batches.
 WINDOW_BATCH_SIZE = {"cpu": 16, "cuda": 64}
@@ -79,7 +81,7 @@ class Tagger:
              backend: str = "torch", threads: int | None = None) -> "Tagger":
         """``linker``: "rule" or "learned"; by default the one the model was trained with.
         ``calibrated``: map scores with the calibration stored in the model directory for
-        this backend, if any. ``backend``: "torch", or "onnx" / "onnx-int8" for the graphs
+        this backend, if any. ``backend``: "torch", or "onnx-int8" for the int8 graph
         ``newstag export`` wrote (onnx_backend.py; CPU only)."""
         from . import calibration
         from .model import NewstagModel, TagDecoder
