@@ -96,6 +96,15 @@ def test_no_invented_person_is_in_both_the_test_split_and_the_training_pool(chec
     assert full_names(docs_by_file[SPLITS[2]]) & pool == set()
 
 
+def test_no_surname_of_an_invented_person_is_in_both_the_test_split_and_the_training_pool(checked):
+    """People are mostly named by surname alone ("Penhaligon said"): a surname learnt in
+    train and met again in test, even on another person, is leakage."""
+    _, docs_by_file = checked
+    surnames = lambda docs: {e.text.split()[-1] for d in docs for e in d.entities if e.label == "PER" and len(e.text.split()) >= 2}  # noqa: E731
+    pool = surnames(docs_by_file[SPLITS[0]] + docs_by_file[SPLITS[1]])
+    assert sorted(surnames(docs_by_file[SPLITS[2]]) & pool) == []
+
+
 def test_no_story_is_in_two_splits(built):
     story = read_stories(DATA / "stories.tsv")
     assert story, "data/newswire/stories.tsv is missing: run `python data/tools/stories.py`"
