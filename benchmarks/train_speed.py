@@ -3,6 +3,8 @@ buckets) against the Hugging Face Trainer recipe with ``train_sampling_strategy=
 ``group_by_length=True`` before).
 
     python benchmarks/train_speed.py --articles 80 --threads 1 --rounds 2 --out benchmarks/results/train-speed.json
+    git worktree add --detach OLD COMMIT    # optional: the default config with the code of COMMIT as one more arm
+    python benchmarks/train_speed.py ... --baseline-code OLD
 
 Each arm trains one epoch on the first ``--articles`` articles of data/newswire/train
 in a fresh process, the arms alternating round by round; an arm's figure is its best
@@ -34,15 +36,18 @@ REPO = Path(__file__).resolve().parents[1]
 ARMS = {"newstag default": ["training.length_buckets=0"],
         "newstag default, length buckets 50": ["training.length_buckets=50"],
         "HF Trainer, group_by_length": None}
+BASELINE = "newstag default, --baseline-code"
 
 
-def newstag_arm(overrides: list[str], articles: int, threads: int, folder: Path) -> float:
+def newstag_arm(overrides: list[str], articles: int, threads: int, folder: Path, code: Path = REPO) -> float:
+    """One epoch of ``newstag train`` run from the checkout ``code`` (this one by default)."""
     out = folder / "model"
     sets = [f"train.0.limit={articles}", "dev=[]", "training.epochs=1", f"training.num_threads={threads}",
             "model.linker_spans=gold", "training.device=cpu", *overrides]
-    cmd = [sys.executable, "-m", "newstag.cli", "train", "--config", str(REPO / "configs" / "default.yaml"),
+    cmd = [sys.executable, "-m", "newstag.cli", "train", "--config", str(code / "configs" / "default.yaml"),
            "--output", str(out), "--no-progress", *(a for s in sets for a in ("--set", s))]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=code,
+                          env=dict(os.environ, PYTHONPATH=str(code / "src")))
     if done.returncode:
         sys.exit(f"newstag failed:\n{done.stderr[-3000:]}")
     epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -91,20 +96,26 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--baseline-code", type=Path, help="a checkout of older code: its default config is one more arm")
     ap.add_argument("--arm", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    arms = dict(ARMS)
+    if args.baseline_code:
+        arms[BASELINE] = []
     if args.arm:  # one arm in this process
         with tempfile.TemporaryDirectory() as tmp:
-            overrides = ARMS[args.arm]
+            overrides = arms[args.arm]
             rate = (hf_arm(args.articles, args.threads, Path(tmp)) if overrides is None
-                    else newstag_arm(overrides, args.articles, args.threads, Path(tmp)))
+                    else newstag_arm(overrides, args.articles, args.threads, Path(tmp),
+                                     args.baseline_code.resolve() if args.arm == BASELINE else REPO))
         print(json.dumps({"tokens_per_second": rate}))
         return
-    best = {arm: 0.0 for arm in ARMS}
+    best = {arm: 0.0 for arm in arms}
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     for r in range(args.rounds):
-        for arm in ARMS:
-            cmd = [sys.executable, __file__, "--arm", arm, "--articles", str(args.articles), "--threads", str(args.threads)]
+        for arm in arms:
+            cmd = [sys.executable, __file__, "--arm", arm, "--articles", str(args.articles), "--threads", str(args.threads),
+                   *(["--baseline-code", str(args.baseline_code)] if args.baseline_code else [])]
             done = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if done.returncode:
                 sys.exit(f"{arm} failed:\n{done.stderr[-3000:]}")
@@ -114,6 +125,7 @@ def main():
     base = best["newstag default"]
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.processor() or platform.machine(),
               "threads": args.threads, "articles": args.articles, "rounds": args.rounds,
+              **({"baseline_code": f"{args.baseline_code}"} if args.baseline_code else {}),
               "tokens_per_second": {a: round(v, 1) for a, v in best.items()},
               "ratio_to_newstag_default": {a: round(v / base, 2) for a, v in best.items()}}
     emit(result, args.out)
