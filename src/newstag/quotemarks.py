@@ -39,7 +39,7 @@ def infer_quote_kind(content: str) -> str:
     if not s:
         return "indirect"
     body = s.rstrip(SENTENCE_PUNCTUATION) or s
-    opens, closes = s[0] in OPEN_QUOTES + "\"'`", body[-1] in CLOSE_QUOTES + "\"'"
+    opens, closes = s[0] in OPEN_QUOTES + STRAIGHT_QUOTES, body[-1] in CLOSE_QUOTES + "\"'"
     if opens and closes and len(body) > 1:
         return "direct"
     if opens and ((s[0] == "“" and "”" not in s) or (s[0] == '"' and s.count('"') == 1)):

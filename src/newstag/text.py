@@ -55,16 +55,17 @@ _ASTRAL = f"(?=[\\U00010000-\\U0010ffff])[{_ASTRAL_BODY}]"
 _ATTACHED_RUN = f"[{_BMP}]*(?:{_ASTRAL}[{_BMP}]*)*"  # attached characters, possibly none
 ATTACHING = re.compile(f"[{_BMP}]|{_ASTRAL}")
 # A two-character quotation mark ('' or ``) is one word, so no span starts inside it.
+_DOUBLED = f"{DOUBLED_STRAIGHT_QUOTE}|{DOUBLED_OPEN_QUOTE}"
 # A word is a word character and then word and attached characters. A symbol is any
 # other non-space character with its attached characters, and after a ZWJ the next
 # symbol joins it (emoji sequences: 👩‍👩‍👧). Attached characters with nothing before them
 # (at the start or after a space) make a word of their own, so none is lost or empty.
-# A text without attached characters matches exactly as \w+|[^\w\s] did.
+# A text without attached characters matches as \w+|[^\w\s] did, but for those two-character marks.
 _SYMBOL = f"(?!{_ASTRAL})[^\\w\\s{_BMP}]{_ATTACHED_RUN}"
-WORD = re.compile(f"{DOUBLED_STRAIGHT_QUOTE}|{DOUBLED_OPEN_QUOTE}|\\w[\\w{_BMP}]*(?:{_ASTRAL}[\\w{_BMP}]*)*"
+WORD = re.compile(f"{_DOUBLED}|\\w[\\w{_BMP}]*(?:{_ASTRAL}[\\w{_BMP}]*)*"
                   f"|{_SYMBOL}(?:(?<={ZWJ}){_SYMBOL})*"
                   f"|(?:[{_BMP}]|{_ASTRAL})+")
-SENTENCE_END = re.compile(r"[.!?]+(?:''|[”\"’'])?(?=\s+(?:``|''|[“\"‘'(\[])?[A-Z0-9À-Ý])|\n\s*\n")
+SENTENCE_END = re.compile(rf"[.!?]+(?:{DOUBLED_STRAIGHT_QUOTE}|[”\"’'])?(?=\s+(?:{_DOUBLED}|[“\"‘'(\[])?[A-Z0-9À-Ý])|\n\s*\n")
 # A full stop after these does not end a sentence: titles that stand before a name
 # ("Rep. Gwen Moore said"), and single letters (initials, "U.S. officials"). Splitting
 # there would put a speaker and its cue in a different sentence from the quote.
