@@ -62,9 +62,13 @@ def main():
 
     from newstag.tagger import Tagger
 
-    known = {cue_text(q) for d in read_jsonl(args.corpus) for q in d.quotes if q.cue}
-    gold = read_jsonl(args.polnear)[::args.every][:args.limit]
-    predicted = list(Tagger.load(args.model).pipe(gold))
+    try:
+        known = {cue_text(q) for d in read_jsonl(args.corpus) for q in d.quotes if q.cue}
+        gold = read_jsonl(args.polnear)[::args.every][:args.limit]
+        tagger = Tagger.load(args.model)
+    except (OSError, ValueError) as exc:  # ModelDirError and FormatError are ValueErrors; a wrong path or a broken record: one line
+        sys.exit(f"polnear_gap: {exc}")
+    predicted = list(tagger.pipe(gold))
     result = {"model": args.model, "polnear": str(args.polnear), "corpus": str(args.corpus),
               "distinct cue texts in the corpus": len(known), **gap(gold, predicted, known)}
     emit(result, args.out)
